@@ -50,6 +50,8 @@ export class FrancisError extends Error {
   readonly code: ErrorCode;
 
   /**
+   * Creates an error with a stable code.
+   *
    * @param code the stable code
    * @param message a sentence-case message without a final period
    * @param options `cause`, passed through to `Error`

@@ -52,12 +52,17 @@ export interface WorkloadCertRequest {
 
 /** An issued workload certificate. */
 export interface WorkloadCert {
+  /** The certificate, DER. */
   certDer: Uint8Array<ArrayBuffer>;
+  /** The certificate, PEM. */
   certPem: string;
   /** Hex of the serial number's DER content bytes (as `ParsedCertificate.serialHex`). */
   serialHex: string;
+  /** The identity it names. */
   spiffeId: string;
+  /** Five minutes before issuance, whole seconds. */
   notBefore: Date;
+  /** Issuance plus TTL (capped at the CA's notAfter), whole seconds. */
   notAfter: Date;
 }
 

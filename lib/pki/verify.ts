@@ -15,21 +15,31 @@ import { fromPem, toPem } from "./pem.ts";
 import { type IdentityKind, parseSpiffeId } from "./spiffe.ts";
 import { KeyUsage, OID, parseCertificate, type ParsedCertificate, sameName } from "./x509.ts";
 
-/** A trusted CA, parsed and with its key imported once. */
+/** A trusted CA certificate. */
 export interface TrustAnchor {
-  cert: ParsedCertificate;
-  key: CryptoKey;
+  /** The CA certificate, DER. */
+  certDer: Uint8Array;
   /** SHA-256 of the DER, lower-case hex. */
   fingerprint: string;
 }
 
+// An anchor as verification uses it: parsed and with its key imported once.
+interface Anchor extends TrustAnchor {
+  cert: ParsedCertificate;
+  key: CryptoKey;
+}
+
+// Parsed anchors stay private to this module: callers see only DER and fingerprints.
+const parsedAnchors = new WeakMap<TrustStore, readonly Anchor[]>();
+
 /** The set of CA certificates a verifier trusts, primary first. */
 export class TrustStore {
-  /** The anchors, in the order given. */
+  /** The trusted CA certificates, in the order given (primary first). */
   readonly anchors: readonly TrustAnchor[];
 
-  private constructor(anchors: TrustAnchor[]) {
-    this.anchors = anchors;
+  private constructor(anchors: Anchor[]) {
+    this.anchors = anchors.map(({ certDer, fingerprint }) => ({ certDer, fingerprint }));
+    parsedAnchors.set(this, anchors);
   }
 
   // Only self-signed Ed25519 CA certificates may be anchors: a leaf or a
@@ -41,7 +51,7 @@ export class TrustStore {
    */
   static async fromDer(ders: readonly Uint8Array[]): Promise<TrustStore> {
     if (ders.length === 0) throw new RangeError("A trust store needs at least one CA certificate");
-    const anchors: TrustAnchor[] = [];
+    const anchors: Anchor[] = [];
     for (const der of ders) {
       const cert = parseCertificate(der);
       if (cert.publicKeyAlgorithm !== ED25519_OID || cert.signatureAlgorithm !== ED25519_OID) {
@@ -54,7 +64,7 @@ export class TrustStore {
       if (!await crypto.subtle.verify("Ed25519", key, cert.signature, cert.tbs)) {
         throw new FrancisError("ERR_CERT_BAD_SIGNATURE", "CA certificate is not self-signed");
       }
-      anchors.push({ cert, key, fingerprint: toHex(await sha256(cert.der)) });
+      anchors.push({ cert, key, certDer: cert.der, fingerprint: toHex(await sha256(cert.der)) });
     }
     return new TrustStore(anchors);
   }
@@ -71,7 +81,7 @@ export class TrustStore {
 
   /** The PEM bundle of the anchors, in order. */
   get pem(): string {
-    return this.anchors.map((a) => toPem("CERTIFICATE", a.cert.der)).join("");
+    return this.anchors.map((a) => toPem("CERTIFICATE", a.certDer)).join("");
   }
 }
 
@@ -85,15 +95,20 @@ export interface ExpectedIdentity {
 
 /** A verified peer. */
 export interface VerifiedPeer {
+  /** `host` or `runtime`. */
   kind: IdentityKind;
+  /** The host or runtime ID from the SPIFFE ID. */
   id: string;
+  /** The full SPIFFE ID. */
   spiffeId: string;
+  /** Hex of the serial number's DER content bytes. */
   serialHex: string;
+  /** The leaf's notAfter. */
   notAfter: Date;
   /** SHA-256 of the leaf DER, lower-case hex. */
   fingerprint: string;
-  /** The anchor that signed the leaf. */
-  issuer: TrustAnchor;
+  /** SHA-256 fingerprint of the trusted CA that signed the leaf. */
+  issuerFingerprint: string;
 }
 
 function refuse(code: ConstructorParameters<typeof FrancisError>[0], message: string): never {
@@ -172,7 +187,7 @@ export async function verifyPeerChain(
     serialHex: leaf.serialHex,
     notAfter: leaf.notAfter,
     fingerprint: toHex(await sha256(leaf.der)),
-    issuer,
+    issuerFingerprint: issuer.fingerprint,
   };
 }
 
@@ -182,8 +197,8 @@ async function findIssuer(
   leaf: ParsedCertificate,
   presented: ParsedCertificate[],
   trust: TrustStore,
-): Promise<TrustAnchor> {
-  const named = trust.anchors.filter((a) => sameName(a.cert.subject, leaf.issuer));
+): Promise<Anchor> {
+  const named = (parsedAnchors.get(trust) ?? []).filter((a) => sameName(a.cert.subject, leaf.issuer));
   const candidates = named.filter((a) =>
     leaf.authorityKeyId === undefined || a.cert.subjectKeyId === undefined ||
     timingSafeEqual(a.cert.subjectKeyId, leaf.authorityKeyId)

@@ -67,8 +67,8 @@ export {
   CA_SPIFFE_ID,
   type IdentityKind,
   parseSpiffeId,
-  type SpiffeIdentity,
   spiffeId,
+  type SpiffeIdentity,
   TRUST_DOMAIN,
 } from "./lib/pki/spiffe.ts";
 export {

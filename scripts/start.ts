@@ -34,8 +34,18 @@ if (!existsSync(configPath)) {
 }
 
 const runtime = (command: string) =>
-  spawnSync(deno, ["run", "--quiet", "--allow-read", "--allow-env", "--allow-net", "--allow-write",
-    `${root}runtime/main.ts`, command, "--config", configPath], { encoding: "utf8" });
+  spawnSync(deno, [
+    "run",
+    "--quiet",
+    "--allow-read",
+    "--allow-env",
+    "--allow-net",
+    "--allow-write",
+    `${root}runtime/main.ts`,
+    command,
+    "--config",
+    configPath,
+  ], { encoding: "utf8" });
 
 const printed = runtime("print-ca");
 if (printed.status !== 0) {

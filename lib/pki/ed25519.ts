@@ -13,7 +13,22 @@ export const ED25519_OID = "1.3.101.112";
 
 // PKCS#8 PrivateKeyInfo for Ed25519 is this fixed header followed by the 32-byte seed.
 const PKCS8_ED25519_PREFIX = new Uint8Array([
-  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
 ]);
 
 /** The PKCS#8 DER of the Ed25519 private key with this 32-byte seed. */
@@ -35,7 +50,10 @@ export async function ed25519KeyPairFromSeed(seed: Uint8Array): Promise<CryptoKe
 
 /** A fresh Ed25519 key pair; `extractable` lets the private key be exported for a TLS stack. */
 export async function generateEd25519KeyPair(extractable: boolean): Promise<CryptoKeyPair> {
-  return await crypto.subtle.generateKey("Ed25519", extractable, ["sign", "verify"]) as CryptoKeyPair;
+  return await crypto.subtle.generateKey("Ed25519", extractable, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
 }
 
 /** Imports a raw 32-byte Ed25519 public key for verification. */

@@ -7,6 +7,7 @@
 import { concatBytes, toHex } from "../bytes.ts";
 import { FrancisError } from "../errors.ts";
 import { CA_COMMON_NAME, CA_NOT_AFTER, type ClusterCA } from "./ca.ts";
+import { unsignedInteger } from "./der.ts";
 import { toPem } from "./pem.ts";
 import { parseSpiffeId } from "./spiffe.ts";
 import {
@@ -18,7 +19,6 @@ import {
   KeyUsage,
   keyUsageExtension,
   OID,
-  positiveInteger,
   signCertificate,
   subjectKeyIdentifierExtension,
   uriSanExtension,
@@ -33,8 +33,25 @@ export const BACKDATE_MS = 5 * 60 * 1000;
 
 // SubjectPublicKeyInfo for Ed25519 is this fixed header followed by the 32-byte key.
 const SPKI_ED25519_PREFIX = new Uint8Array([
-  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x03,
+  0x21,
+  0x00,
 ]);
+
+// The parts of every workload certificate that never change.
+const ISSUER = commonName(CA_COMMON_NAME);
+const END_ENTITY = basicConstraintsExtension(false);
+const DIGITAL_SIGNATURE = keyUsageExtension([KeyUsage.digitalSignature]);
+const SERVER_AND_CLIENT = extKeyUsageExtension([OID.serverAuth, OID.clientAuth]);
 
 /** What to certify. */
 export interface WorkloadCertRequest {
@@ -94,15 +111,15 @@ export async function issueWorkloadCert(request: WorkloadCertRequest): Promise<W
   const keyId = await keyIdentifier(request.publicKey);
   const certDer = await signCertificate({
     serial,
-    issuer: commonName(CA_COMMON_NAME),
+    issuer: ISSUER,
     subject: commonName(uri),
     notBefore,
     notAfter,
     subjectPublicKeyInfo: concatBytes(SPKI_ED25519_PREFIX, request.publicKey),
     extensions: [
-      basicConstraintsExtension(false),
-      keyUsageExtension([KeyUsage.digitalSignature]),
-      extKeyUsageExtension([OID.serverAuth, OID.clientAuth]),
+      END_ENTITY,
+      DIGITAL_SIGNATURE,
+      SERVER_AND_CLIENT,
       subjectKeyIdentifierExtension(keyId),
       authorityKeyIdentifierExtension(request.ca.keyId),
       uriSanExtension(uri),
@@ -118,6 +135,7 @@ export async function issueWorkloadCert(request: WorkloadCertRequest): Promise<W
   };
 }
 
+// The hex of the INTEGER's content bytes: 16 or 17 bytes, so a one-byte length.
 function parseSerial(serial: Uint8Array): string {
-  return toHex(positiveInteger(serial).valueBlock.valueHexView);
+  return toHex(unsignedInteger(serial).subarray(2));
 }

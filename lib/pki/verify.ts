@@ -135,7 +135,10 @@ export async function verifyPeerChain(
 
   const t = now.getTime();
   if (t < leaf.notBefore.getTime()) {
-    refuse("ERR_CERT_NOT_YET_VALID", `Certificate is not valid before ${leaf.notBefore.toISOString()}`);
+    refuse(
+      "ERR_CERT_NOT_YET_VALID",
+      `Certificate is not valid before ${leaf.notBefore.toISOString()}`,
+    );
   }
   if (t > leaf.notAfter.getTime()) {
     refuse("ERR_CERT_EXPIRED", `Certificate expired at ${leaf.notAfter.toISOString()}`);
@@ -144,7 +147,9 @@ export async function verifyPeerChain(
     refuse("ERR_CERT_EXPIRED", "The issuing CA is outside its validity window");
   }
   // A CA certificate presented as a leaf could mint identities of its own.
-  if (leaf.basicConstraints?.ca) refuse("ERR_CERT_LEAF_IS_CA", "Certificate is a CA, not a workload");
+  if (leaf.basicConstraints?.ca) {
+    refuse("ERR_CERT_LEAF_IS_CA", "Certificate is a CA, not a workload");
+  }
   if (leaf.unknownCritical.length > 0) {
     refuse(
       "ERR_CERT_UNKNOWN_CRITICAL_EXTENSION",
@@ -152,7 +157,10 @@ export async function verifyPeerChain(
     );
   }
   if (!leaf.keyUsage?.has(KeyUsage.digitalSignature) || leaf.keyUsage.has(KeyUsage.keyCertSign)) {
-    refuse("ERR_CERT_KEY_USAGE", "Certificate key usage must be digitalSignature without keyCertSign");
+    refuse(
+      "ERR_CERT_KEY_USAGE",
+      "Certificate key usage must be digitalSignature without keyCertSign",
+    );
   }
   const eku = leaf.extKeyUsage ?? [];
   if (!eku.includes(OID.serverAuth) || !eku.includes(OID.clientAuth)) {
@@ -165,7 +173,10 @@ export async function verifyPeerChain(
   }
   if (spiffeUris.length === 0) refuse("ERR_CERT_SPIFFE_ID_MISSING", "Certificate has no SPIFFE ID");
   if (spiffeUris.length > 1) {
-    refuse("ERR_CERT_SPIFFE_ID_MULTIPLE", `Certificate has ${spiffeUris.length} SPIFFE IDs, not one`);
+    refuse(
+      "ERR_CERT_SPIFFE_ID_MULTIPLE",
+      `Certificate has ${spiffeUris.length} SPIFFE IDs, not one`,
+    );
   }
   const identity = parseSpiffeId(spiffeUris[0]);
   if (identity.kind !== expected.kind) {
@@ -198,7 +209,9 @@ async function findIssuer(
   presented: ParsedCertificate[],
   trust: TrustStore,
 ): Promise<Anchor> {
-  const named = (parsedAnchors.get(trust) ?? []).filter((a) => sameName(a.cert.subject, leaf.issuer));
+  const named = (parsedAnchors.get(trust) ?? []).filter((a) =>
+    sameName(a.cert.subject, leaf.issuer)
+  );
   const candidates = named.filter((a) =>
     leaf.authorityKeyId === undefined || a.cert.subjectKeyId === undefined ||
     timingSafeEqual(a.cert.subjectKeyId, leaf.authorityKeyId)

@@ -1,12 +1,14 @@
 /**
- * Our X.509 glue around pkijs: building and signing Ed25519 certificates
- * (pkijs 4 cannot sign or verify Ed25519, RFC 8410), and reading the few
- * fields our verification needs out of a parsed certificate.
+ * Our X.509 glue: building and signing Ed25519 certificates with the small DER
+ * writer in der.ts (pkijs 4 cannot sign Ed25519, RFC 8410, and its encoder is
+ * too slow for the issuance path), and reading the few fields verification
+ * needs out of a certificate parsed by pkijs.
  *
  * @module
  */
 import { asn1js, pkijs } from "../deps.ts";
-import { toHex } from "../bytes.ts";
+import { toHex, utf8 } from "../bytes.ts";
+import * as der from "./der.ts";
 import { FrancisError } from "../errors.ts";
 import { ED25519_OID } from "./ed25519.ts";
 
@@ -30,72 +32,47 @@ export const KeyUsage = {
   cRLSign: 6,
 } as const;
 
-/** The AlgorithmIdentifier for Ed25519: the OID with parameters absent (RFC 8410). */
-export function ed25519AlgorithmIdentifier(): pkijs.AlgorithmIdentifier {
-  return new pkijs.AlgorithmIdentifier({ algorithmId: ED25519_OID });
+/** DER AlgorithmIdentifier for Ed25519: the OID with parameters absent (RFC 8410). */
+export const ED25519_ALGORITHM: Uint8Array = der.sequence(der.oid(ED25519_OID));
+
+/** DER Name holding one UTF8String common name. */
+export function commonName(cn: string): Uint8Array<ArrayBuffer> {
+  return der.sequence(
+    der.tlv(der.Tag.set, der.sequence(der.oid(OID.commonName), der.utf8String(cn))),
+  );
 }
 
-/** A DER INTEGER holding the non-negative number whose big-endian magnitude is `magnitude`. */
-export function positiveInteger(magnitude: Uint8Array): asn1js.Integer {
-  let start = 0;
-  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
-  const trimmed = magnitude.subarray(start);
-  // DER INTEGER is two's complement: a set high bit needs a 0x00 byte in front to stay positive.
-  const bytes = new Uint8Array(trimmed.length + (trimmed[0] & 0x80 ? 1 : 0));
-  bytes.set(trimmed, bytes.length - trimmed.length);
-  return new asn1js.Integer({ valueHex: bytes });
-}
-
-/** A pkijs Time for `date`, whole seconds, UTCTime before 2050 and GeneralizedTime from 2050 on (RFC 5280). */
-export function x509Time(date: Date): pkijs.Time {
-  const seconds = new Date(Math.floor(date.getTime() / 1000) * 1000);
-  return new pkijs.Time({ type: seconds.getUTCFullYear() >= 2050 ? 1 : 0, value: seconds });
-}
-
-/** A distinguished name with one UTF8String common name. */
-export function commonName(cn: string): pkijs.RelativeDistinguishedNames {
-  return new pkijs.RelativeDistinguishedNames({
-    typesAndValues: [
-      new pkijs.AttributeTypeAndValue({
-        type: OID.commonName,
-        value: new asn1js.Utf8String({ value: cn }),
-      }),
-    ],
-  });
-}
-
-function extension(id: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
-  return new pkijs.Extension({ extnID: id, critical, extnValue: value.toBER(false) });
+/** DER of one Extension; `value` is the DER the extnValue OCTET STRING wraps. */
+export function extension(
+  id: string,
+  critical: boolean,
+  value: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  return critical
+    ? der.sequence(der.oid(id), der.TRUE, der.octetString(value))
+    : der.sequence(der.oid(id), der.octetString(value));
 }
 
 /** basicConstraints, always critical. */
-export function basicConstraintsExtension(ca: boolean, pathLen?: number): pkijs.Extension {
-  const bc = new pkijs.BasicConstraints(
-    pathLen === undefined ? { cA: ca } : { cA: ca, pathLenConstraint: pathLen },
-  );
-  return extension(OID.basicConstraints, true, bc.toSchema());
+export function basicConstraintsExtension(ca: boolean, pathLen?: number): Uint8Array<ArrayBuffer> {
+  const fields = [
+    ...(ca ? [der.TRUE] : []),
+    ...(pathLen === undefined ? [] : [der.smallInteger(pathLen)]),
+  ];
+  return extension(OID.basicConstraints, true, der.sequence(...fields));
 }
 
 /** keyUsage with the given bits set, always critical, DER-minimal (trailing zero bits dropped). */
-export function keyUsageExtension(bits: number[]): pkijs.Extension {
+export function keyUsageExtension(bits: number[]): Uint8Array<ArrayBuffer> {
   const highest = Math.max(...bits);
   const bytes = new Uint8Array(Math.floor(highest / 8) + 1);
   for (const bit of bits) bytes[bit >> 3] |= 0x80 >> (bit & 7);
-  const unusedBits = 7 - (highest & 7);
-  return extension(
-    OID.keyUsage,
-    true,
-    new asn1js.BitString({ valueHex: bytes, unusedBits }),
-  );
+  return extension(OID.keyUsage, true, der.bitString(bytes, 7 - (highest & 7)));
 }
 
 /** extKeyUsage with the given purposes, not critical. */
-export function extKeyUsageExtension(purposes: string[]): pkijs.Extension {
-  return extension(
-    OID.extKeyUsage,
-    false,
-    new pkijs.ExtKeyUsage({ keyPurposes: purposes }).toSchema(),
-  );
+export function extKeyUsageExtension(purposes: string[]): Uint8Array<ArrayBuffer> {
+  return extension(OID.extKeyUsage, false, der.sequence(...purposes.map(der.oid)));
 }
 
 /** The key identifier of a raw public key: its SHA-1 (RFC 5280 section 4.2.1.2, method 1). */
@@ -104,58 +81,71 @@ export async function keyIdentifier(publicKey: Uint8Array): Promise<Uint8Array<A
 }
 
 /** subjectKeyIdentifier, not critical. */
-export function subjectKeyIdentifierExtension(keyId: Uint8Array): pkijs.Extension {
-  return extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: keyId }));
+export function subjectKeyIdentifierExtension(keyId: Uint8Array): Uint8Array<ArrayBuffer> {
+  return extension(OID.subjectKeyIdentifier, false, der.octetString(keyId));
 }
 
 /** authorityKeyIdentifier holding only the issuer's key identifier, not critical. */
-export function authorityKeyIdentifierExtension(keyId: Uint8Array): pkijs.Extension {
-  const aki = new pkijs.AuthorityKeyIdentifier({
-    keyIdentifier: new asn1js.OctetString({ valueHex: keyId }),
-  });
-  return extension(OID.authorityKeyIdentifier, false, aki.toSchema());
+export function authorityKeyIdentifierExtension(keyId: Uint8Array): Uint8Array<ArrayBuffer> {
+  return extension(OID.authorityKeyIdentifier, false, der.sequence(der.implicit(0, keyId)));
 }
 
-/** subjectAltName holding exactly one URI, not critical (the subject is never empty). */
-export function uriSanExtension(uri: string): pkijs.Extension {
-  const san = new pkijs.AltName({ altNames: [new pkijs.GeneralName({ type: 6, value: uri })] });
-  return extension(OID.subjectAltName, false, san.toSchema());
+/** A subjectAltName entry. */
+export type GeneralName = { type: "uri" | "dns"; value: string } | {
+  type: "ip";
+  value: Uint8Array;
+};
+
+/** subjectAltName with the given names, not critical (our subjects are never empty). */
+export function subjectAltNameExtension(names: GeneralName[]): Uint8Array<ArrayBuffer> {
+  const encoded = names.map((n) =>
+    n.type === "ip"
+      ? der.implicit(7, n.value)
+      : der.implicit(n.type === "uri" ? 6 : 2, utf8(n.value))
+  );
+  return extension(OID.subjectAltName, false, der.sequence(...encoded));
 }
 
-/** What {@linkcode signCertificate} needs to build a v3 certificate. */
+/** subjectAltName holding exactly one URI. */
+export function uriSanExtension(uri: string): Uint8Array<ArrayBuffer> {
+  return subjectAltNameExtension([{ type: "uri", value: uri }]);
+}
+
+/** What {@linkcode signCertificate} needs to build a v3 certificate; names and extensions are DER. */
 export interface CertificateTemplate {
   /** Big-endian magnitude of the (positive) serial number. */
   serial: Uint8Array;
-  issuer: pkijs.RelativeDistinguishedNames;
-  subject: pkijs.RelativeDistinguishedNames;
+  /** DER Name of the issuer. */
+  issuer: Uint8Array;
+  /** DER Name of the subject. */
+  subject: Uint8Array;
   notBefore: Date;
   notAfter: Date;
   /** DER SubjectPublicKeyInfo of the subject's key. */
-  subjectPublicKeyInfo: Uint8Array<ArrayBuffer>;
-  extensions: pkijs.Extension[];
+  subjectPublicKeyInfo: Uint8Array;
+  /** DER Extensions, in order. */
+  extensions: Uint8Array[];
 }
+
+const VERSION_3 = der.explicit(0, der.smallInteger(2));
 
 /** Builds the certificate, signs its TBS bytes with the Ed25519 `signingKey`, and returns its DER. */
 export async function signCertificate(
   template: CertificateTemplate,
   signingKey: CryptoKey,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const cert = new pkijs.Certificate();
-  cert.version = 2;
-  cert.serialNumber = positiveInteger(template.serial);
-  cert.signature = ed25519AlgorithmIdentifier();
-  cert.signatureAlgorithm = ed25519AlgorithmIdentifier();
-  cert.issuer = template.issuer;
-  cert.subject = template.subject;
-  cert.notBefore = x509Time(template.notBefore);
-  cert.notAfter = x509Time(template.notAfter);
-  cert.subjectPublicKeyInfo = pkijs.PublicKeyInfo.fromBER(template.subjectPublicKeyInfo);
-  cert.extensions = template.extensions;
-  const tbs = new Uint8Array(cert.encodeTBS().toBER(false));
-  cert.tbsView = tbs;
-  const signature = await crypto.subtle.sign("Ed25519", signingKey, tbs);
-  cert.signatureValue = new asn1js.BitString({ valueHex: signature });
-  return new Uint8Array(cert.toSchema(false).toBER(false));
+  const tbs = der.sequence(
+    VERSION_3,
+    der.unsignedInteger(template.serial),
+    ED25519_ALGORITHM,
+    template.issuer,
+    der.sequence(der.x509Time(template.notBefore), der.x509Time(template.notAfter)),
+    template.subject,
+    template.subjectPublicKeyInfo,
+    der.explicit(3, der.sequence(...template.extensions)),
+  );
+  const signature = new Uint8Array(await crypto.subtle.sign("Ed25519", signingKey, tbs));
+  return der.sequence(tbs, ED25519_ALGORITHM, der.bitString(signature));
 }
 
 /** The fields of a certificate that verification reads, parsed once. */
@@ -217,16 +207,19 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
 }
 
 function readCertificate(input: Uint8Array): ParsedCertificate {
-  const der = new Uint8Array(input);
-  const asn1 = asn1js.fromBER(der);
+  const bytes = new Uint8Array(input);
+  const asn1 = asn1js.fromBER(bytes);
   // Trailing bytes after the certificate would let two different inputs parse alike.
-  if (asn1.offset !== der.length) {
-    throw new FrancisError("ERR_CERT_MALFORMED", "Certificate DER is truncated or has trailing bytes");
+  if (asn1.offset !== bytes.length) {
+    throw new FrancisError(
+      "ERR_CERT_MALFORMED",
+      "Certificate DER is truncated or has trailing bytes",
+    );
   }
   const cert = new pkijs.Certificate({ schema: asn1.result });
   const sig = cert.signatureValue.valueBlock;
   const parsed: ParsedCertificate = {
-    der,
+    der: bytes,
     serialHex: toHex(cert.serialNumber.valueBlock.valueHexView),
     issuer: cert.issuer,
     subject: cert.subject,

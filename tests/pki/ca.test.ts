@@ -98,13 +98,41 @@ describe("deriveCA, checked by OpenSSL", () => {
     const ca = await deriveCA(KAT_PSK);
     const dir = filesIn({ "ca.pem": ca.certPem });
     const seed = openssl([
-      "kdf", "-keylen", "32", "-kdfopt", "digest:SHA256", "-kdfopt", `key:${KAT_PSK}`,
-      "-kdfopt", "salt:francis-ca-salt-v1", "-kdfopt", "info:francis-ca-v1", "-binary", "HKDF",
+      "kdf",
+      "-keylen",
+      "32",
+      "-kdfopt",
+      "digest:SHA256",
+      "-kdfopt",
+      `key:${KAT_PSK}`,
+      "-kdfopt",
+      "salt:francis-ca-salt-v1",
+      "-kdfopt",
+      "info:francis-ca-v1",
+      "-binary",
+      "HKDF",
     ], dir);
     expect(seed.code).toBe(0);
     expect(seed.bytes.length).toBe(32);
     const pkcs8 = new Uint8Array([
-      ...[0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20],
+      ...[
+        0x30,
+        0x2e,
+        0x02,
+        0x01,
+        0x00,
+        0x30,
+        0x05,
+        0x06,
+        0x03,
+        0x2b,
+        0x65,
+        0x70,
+        0x04,
+        0x22,
+        0x04,
+        0x20,
+      ],
       ...seed.bytes,
     ]);
     const pub = openssl(["pkey", "-inform", "DER", "-pubout", "-outform", "DER"], dir, pkcs8);

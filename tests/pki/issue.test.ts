@@ -35,22 +35,35 @@ describe("issueWorkloadCert", () => {
 
   test("backdates notBefore by 5 minutes and defaults to a 1 hour TTL", async () => {
     const now = new Date("2026-06-01T12:00:00.750Z");
-    const issued = await issueWorkloadCert({ ca, spiffeId: "spiffe://francis/host/h1", publicKey, now });
+    const issued = await issueWorkloadCert({
+      ca,
+      spiffeId: "spiffe://francis/host/h1",
+      publicKey,
+      now,
+    });
     expect(issued.notBefore.toISOString()).toBe("2026-06-01T11:55:00.000Z");
     expect(issued.notAfter.toISOString()).toBe("2026-06-01T13:00:00.000Z");
     const cert = parseCertificate(issued.certDer);
     expect(cert.notBefore.getTime()).toBe(now.getTime() - 750 - BACKDATE_MS);
-    expect(cert.notAfter.getTime() - cert.notBefore.getTime()).toBe(DEFAULT_WORKLOAD_TTL_MS + BACKDATE_MS);
+    expect(cert.notAfter.getTime() - cert.notBefore.getTime()).toBe(
+      DEFAULT_WORKLOAD_TTL_MS + BACKDATE_MS,
+    );
   });
 
   test("accepts 365 days and never outlives the CA", async () => {
     const year = await issueWorkloadCert({
-      ca, spiffeId: "spiffe://francis/host/h1", publicKey, ttlMs: MAX_WORKLOAD_TTL_MS,
+      ca,
+      spiffeId: "spiffe://francis/host/h1",
+      publicKey,
+      ttlMs: MAX_WORKLOAD_TTL_MS,
       now: new Date("2030-01-01T00:00:00Z"),
     });
     expect(year.notAfter.toISOString()).toBe("2031-01-01T00:00:00.000Z");
     const late = await issueWorkloadCert({
-      ca, spiffeId: "spiffe://francis/host/h1", publicKey, ttlMs: MAX_WORKLOAD_TTL_MS,
+      ca,
+      spiffeId: "spiffe://francis/host/h1",
+      publicKey,
+      ttlMs: MAX_WORKLOAD_TTL_MS,
       now: new Date("2099-12-31T00:00:00Z"),
     });
     expect(late.notAfter.toISOString()).toBe("2100-01-01T00:00:00.000Z");
@@ -58,13 +71,27 @@ describe("issueWorkloadCert", () => {
 
   for (const ttlMs of [0, -1, 1.5, MAX_WORKLOAD_TTL_MS + 1, Number.NaN]) {
     test(`refuses a TTL of ${ttlMs} ms`, async () => {
-      const err = await issueWorkloadCert({ ca, spiffeId: "spiffe://francis/host/h1", publicKey, ttlMs })
+      const err = await issueWorkloadCert({
+        ca,
+        spiffeId: "spiffe://francis/host/h1",
+        publicKey,
+        ttlMs,
+      })
         .catch((e) => e);
       expect(isFrancisError(err, "ERR_CERT_TTL_INVALID")).toBe(true);
     });
   }
 
-  for (const spiffeId of ["spiffe://francis", "spiffe://other/host/h1", "spiffe://francis/host/a/b", "https://x", "spiffe://francis/admin/x", "spiffe://francis/host/.."]) {
+  for (
+    const spiffeId of [
+      "spiffe://francis",
+      "spiffe://other/host/h1",
+      "spiffe://francis/host/a/b",
+      "https://x",
+      "spiffe://francis/admin/x",
+      "spiffe://francis/host/..",
+    ]
+  ) {
     test(`refuses to issue for ${spiffeId}`, async () => {
       const err = await issueWorkloadCert({ ca, spiffeId, publicKey }).catch((e) => e);
       expect(isFrancisError(err, "ERR_SPIFFE_ID_INVALID")).toBe(true);
@@ -74,7 +101,11 @@ describe("issueWorkloadCert", () => {
   test("gives every certificate a fresh random 128-bit serial", async () => {
     const serials = new Set<string>();
     for (let i = 0; i < 50; i++) {
-      const issued = await issueWorkloadCert({ ca, spiffeId: "spiffe://francis/host/h1", publicKey });
+      const issued = await issueWorkloadCert({
+        ca,
+        spiffeId: "spiffe://francis/host/h1",
+        publicKey,
+      });
       serials.add(issued.serialHex);
       expect(parseCertificate(issued.certDer).serialHex).toBe(issued.serialHex);
       // a positive DER INTEGER: a leading 00 byte only in front of a set top bit
@@ -126,8 +157,21 @@ describe("CSR proof of possession", () => {
 
   test("refuses an ECDSA CSR made by OpenSSL as an unsupported key", async () => {
     const dir = filesIn({});
-    const made = openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-      "-nodes", "-keyout", "k.pem", "-subj", "/CN=x", "-outform", "PEM"], dir);
+    const made = openssl([
+      "req",
+      "-new",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      "k.pem",
+      "-subj",
+      "/CN=x",
+      "-outform",
+      "PEM",
+    ], dir);
     expect(made.code).toBe(0);
     const err = await verifyCSR(fromPem(made.stdout, "CERTIFICATE REQUEST")[0]).catch((e) => e);
     expect(isFrancisError(err, "ERR_CSR_UNSUPPORTED_KEY")).toBe(true);
@@ -135,7 +179,16 @@ describe("CSR proof of possession", () => {
 
   test("accepts an Ed25519 CSR made by OpenSSL, and OpenSSL accepts ours", async () => {
     const dir = filesIn({ "key.pem": await privateKeyToPem(keys.privateKey) });
-    const made = openssl(["req", "-new", "-key", "key.pem", "-subj", "/CN=evil/O=root", "-outform", "DER"], dir);
+    const made = openssl([
+      "req",
+      "-new",
+      "-key",
+      "key.pem",
+      "-subj",
+      "/CN=evil/O=root",
+      "-outform",
+      "DER",
+    ], dir);
     expect(made.code).toBe(0);
     expect(toHex((await verifyCSR(made.bytes)).publicKey)).toBe(toHex(publicKey));
     const ours = filesIn({ "csr.pem": toPem("CERTIFICATE REQUEST", await createCSR(keys)) });
@@ -165,10 +218,17 @@ describe("issued certificates, checked by OpenSSL", () => {
   test("OpenSSL refuses our certificate under a foreign CA and after expiry", async () => {
     const foreign = await deriveCA("a-completely-different-psk-000000000");
     const issued = await issueWorkloadCert({ ca, spiffeId: "spiffe://francis/host/h1", publicKey });
-    const dir = filesIn({ "foreign.pem": foreign.certPem, "ca.pem": ca.certPem, "leaf.pem": issued.certPem });
+    const dir = filesIn({
+      "foreign.pem": foreign.certPem,
+      "ca.pem": ca.certPem,
+      "leaf.pem": issued.certPem,
+    });
     expect(openssl(["verify", "-CAfile", "foreign.pem", "leaf.pem"], dir).code).not.toBe(0);
     const later = Math.floor(issued.notAfter.getTime() / 1000) + 10;
-    const expired = openssl(["verify", "-CAfile", "ca.pem", "-attime", String(later), "leaf.pem"], dir);
+    const expired = openssl(
+      ["verify", "-CAfile", "ca.pem", "-attime", String(later), "leaf.pem"],
+      dir,
+    );
     expect(expired.code).not.toBe(0);
     expect(expired.stdout + expired.stderr).toContain("certificate has expired");
   });

@@ -22,7 +22,10 @@ const dir = filesIn({
   "ca.key": toPem("PRIVATE KEY", ed25519Pkcs8FromSeed(seed)),
 });
 const key = openssl(["genpkey", "-algorithm", "ed25519", "-out", "leaf.key"], dir);
-const csr = openssl(["req", "-new", "-key", "leaf.key", "-subj", "/CN=leaf", "-out", "leaf.csr"], dir);
+const csr = openssl(
+  ["req", "-new", "-key", "leaf.key", "-subj", "/CN=leaf", "-out", "leaf.csr"],
+  dir,
+);
 
 const GOOD = {
   basicConstraints: "critical,CA:FALSE",
@@ -39,8 +42,24 @@ function opensslLeaf(ext: Record<string, string | undefined>): Uint8Array {
     .map(([k, v]) => `${k}=${v}`);
   writeFileSync(join(dir, `${name}.cnf`), `[v3]\n${lines.join("\n")}\n`);
   const r = openssl([
-    "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "4242",
-    "-days", "1", "-extfile", `${name}.cnf`, "-extensions", "v3", "-outform", "DER",
+    "x509",
+    "-req",
+    "-in",
+    "leaf.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-set_serial",
+    "4242",
+    "-days",
+    "1",
+    "-extfile",
+    `${name}.cnf`,
+    "-extensions",
+    "v3",
+    "-outform",
+    "DER",
   ], dir);
   if (r.code !== 0) throw new Error(r.stderr);
   return r.bytes;
@@ -60,7 +79,10 @@ describe("OpenSSL-made certificates", () => {
   });
 
   test("a well-formed one is accepted, with its identity", async () => {
-    const peer = await verifyPeerChain([opensslLeaf({})], trust, { kind: "host", id: "openssl-host" });
+    const peer = await verifyPeerChain([opensslLeaf({})], trust, {
+      kind: "host",
+      id: "openssl-host",
+    });
     expect(peer.spiffeId).toBe("spiffe://francis/host/openssl-host");
     expect(peer.serialHex).toBe("1092"); // 4242
   });
@@ -104,8 +126,20 @@ describe("OpenSSL-made certificates", () => {
 
   test("one self-signed by OpenSSL with the right shape is refused as untrusted", async () => {
     const r = openssl([
-      "req", "-x509", "-key", "leaf.key", "-subj", "/CN=Francis CA", "-days", "1", "-outform", "DER",
-      "-addext", "subjectAltName=URI:spiffe://francis/host/x", "-addext", "basicConstraints=critical,CA:FALSE",
+      "req",
+      "-x509",
+      "-key",
+      "leaf.key",
+      "-subj",
+      "/CN=Francis CA",
+      "-days",
+      "1",
+      "-outform",
+      "DER",
+      "-addext",
+      "subjectAltName=URI:spiffe://francis/host/x",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
     ], dir);
     expect(r.code).toBe(0);
     expect(await code(r.bytes)).toBe("ERR_CERT_UNTRUSTED_CA");

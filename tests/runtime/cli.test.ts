@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deriveCABundle } from "../../lib/pki/ca.ts";
 import { parseRuntimeConfig } from "../../lib/config/mod.ts";
-import { type Runtime, runScript } from "../support/processes.ts";
+import { runScript, type Runtime } from "../support/processes.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const MAIN = "runtime/main.ts";
@@ -100,7 +100,10 @@ describe("failures and usage errors", () => {
 
   test("a short runtime PSK exits 1 and says at least 32 bytes", () => {
     const path = join(dir, "short.yaml");
-    writeFileSync(path, "runtimePSKs: [too-short]\nbootstrap:\n  hostPSK: cli-test-host-psk-0001\n");
+    writeFileSync(
+      path,
+      "runtimePSKs: [too-short]\nbootstrap:\n  hostPSK: cli-test-host-psk-0001\n",
+    );
     const r = failure(["print-ca", "-config", path]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);

@@ -137,7 +137,10 @@ function matchers(actual: unknown, negate: boolean): Matchers {
         `to contain ${show(e)}`,
       ),
     toMatch: (e: RegExp | string) =>
-      check(typeof e === "string" ? String(actual).includes(e) : e.test(String(actual)), `to match ${e}`),
+      check(
+        typeof e === "string" ? String(actual).includes(e) : e.test(String(actual)),
+        `to match ${e}`,
+      ),
     toHaveLength: (n: number) => check(len === n, `to have length ${n}`),
     toBeInstanceOf: (c) => check(actual instanceof c, `to be a ${c.name}`),
     toBeGreaterThan: (n: number) => check((actual as number) > n, `to be > ${n}`),
@@ -181,7 +184,11 @@ function settled(promise: unknown, rejects: boolean, negate: boolean): AsyncMatc
       if (rejected !== rejects) {
         throw new AssertionError(`expected the promise to ${rejects ? "reject" : "resolve"}`);
       }
-      const subject = name === "toThrow" ? () => { throw value; } : value;
+      const subject = name === "toThrow"
+        ? () => {
+          throw value;
+        }
+        : value;
       (matchers(subject, negate)[name] as (...a: unknown[]) => void)(...args);
     };
   }

@@ -15,7 +15,6 @@ import {
   subjectKeyIdentifierExtension,
   uriSanExtension,
 } from "../../lib/pki/x509.ts";
-import type { pkijs } from "../../lib/deps.ts";
 
 export interface Signer {
   name: string;
@@ -31,26 +30,38 @@ export interface LeafOptions {
   uri?: string;
   notBefore?: Date;
   notAfter?: Date;
-  extensions?: (defaults: pkijs.Extension[]) => pkijs.Extension[];
+  /** Replaces (or, with null, drops) default extensions by name; `extra` are appended. */
+  extensions?: Partial<Record<ExtensionName, Uint8Array | null>>;
+  extra?: Uint8Array[];
   subject?: string;
   keys?: CryptoKeyPair;
 }
 
 export const HOUR = 3600_000;
 
+export type ExtensionName =
+  | "basicConstraints"
+  | "keyUsage"
+  | "extKeyUsage"
+  | "subjectKeyId"
+  | "authorityKeyId"
+  | "subjectAltName";
+
 /** A workload-shaped leaf signed by `signer`, changed by `options`. */
 export async function craftLeaf(signer: Signer, options: LeafOptions = {}): Promise<Uint8Array> {
   const keys = options.keys ?? await generateEd25519KeyPair(false);
   const uri = options.uri ?? "spiffe://francis/host/h1";
   const raw = await rawPublicKey(keys.publicKey);
-  const defaults = [
-    basicConstraintsExtension(false),
-    keyUsageExtension([KeyUsage.digitalSignature]),
-    extKeyUsageExtension([OID.serverAuth, OID.clientAuth]),
-    subjectKeyIdentifierExtension(await keyIdentifier(raw)),
-    authorityKeyIdentifierExtension(signer.keyId),
-    uriSanExtension(uri),
-  ];
+  const defaults: Record<ExtensionName, Uint8Array> = {
+    basicConstraints: basicConstraintsExtension(false),
+    keyUsage: keyUsageExtension([KeyUsage.digitalSignature]),
+    extKeyUsage: extKeyUsageExtension([OID.serverAuth, OID.clientAuth]),
+    subjectKeyId: subjectKeyIdentifierExtension(await keyIdentifier(raw)),
+    authorityKeyId: authorityKeyIdentifierExtension(signer.keyId),
+    subjectAltName: uriSanExtension(uri),
+  };
+  const chosen = { ...defaults, ...options.extensions };
+  const extensions = Object.values(chosen).filter((e): e is Uint8Array => e !== null);
   const now = Date.now();
   return await signCertificate({
     serial: crypto.getRandomValues(new Uint8Array(16)),
@@ -59,7 +70,7 @@ export async function craftLeaf(signer: Signer, options: LeafOptions = {}): Prom
     notBefore: options.notBefore ?? new Date(now - HOUR),
     notAfter: options.notAfter ?? new Date(now + HOUR),
     subjectPublicKeyInfo: new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey)),
-    extensions: options.extensions ? options.extensions(defaults) : defaults,
+    extensions: [...extensions, ...(options.extra ?? [])],
   }, signer.privateKey);
 }
 

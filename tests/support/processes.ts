@@ -17,9 +17,15 @@ export interface Result {
 /** The command line that runs `script` (relative to the repo root) under `runtime`. */
 export function commandFor(runtime: Runtime, script: string): [string, string[]] {
   const path = `${ROOT}${script}`;
-  return runtime === "bun"
-    ? [BUN, [path]]
-    : [DENO, ["run", "--quiet", "--allow-read", "--allow-env", "--allow-net", "--allow-write", path]];
+  return runtime === "bun" ? [BUN, [path]] : [DENO, [
+    "run",
+    "--quiet",
+    "--allow-read",
+    "--allow-env",
+    "--allow-net",
+    "--allow-write",
+    path,
+  ]];
 }
 
 /** Runs `script args` under `runtime` to completion. */
@@ -32,7 +38,12 @@ export function runScript(
   const [cmd, pre] = commandFor(runtime, script);
   const r = spawnSync(cmd, [...pre, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...options.env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      NO_COLOR: "1",
+      ...options.env,
+    },
     timeout: options.timeoutMs ?? 60_000,
     encoding: "utf8",
   });

@@ -42,7 +42,30 @@ export type ErrorCode =
   | "ERR_CONFIG_PARSE"
   | "ERR_CONFIG_INVALID"
   | "ERR_CONFIG_ENV_UNSET"
-  | "ERR_DURATION_INVALID";
+  | "ERR_DURATION_INVALID"
+  // The wire (lib/protocol/errors.ts maps each to an HTTP status)
+  | "ERR_BAD_REQUEST"
+  | "ERR_BODY_TOO_LARGE"
+  | "ERR_UNSUPPORTED_MEDIA_TYPE"
+  | "ERR_NOT_FOUND"
+  | "ERR_METHOD_NOT_ALLOWED"
+  | "ERR_UNAUTHENTICATED"
+  | "ERR_FORBIDDEN"
+  | "ERR_RATE_LIMITED"
+  | "ERR_TIMEOUT"
+  | "ERR_HOST_NOT_REGISTERED"
+  | "ERR_CHALLENGE_UNKNOWN"
+  | "ERR_TOKEN_INVALID"
+  | "ERR_TOKEN_REPLAYED"
+  | "ERR_JWKS_UNAVAILABLE"
+  | "ERR_UNAVAILABLE"
+  | "ERR_INTERNAL"
+  // Transport and the worker's view of the runtime
+  | "ERR_UNREACHABLE"
+  | "ERR_BAD_RESPONSE"
+  | "ERR_RUNTIME_REJECTED"
+  | "ERR_PINNED_CA_MISMATCH"
+  | "ERR_HOST_CONFIG";
 
 /** An error with a stable `code`; `name` is always `"FrancisError"`. */
 export class FrancisError extends Error {

@@ -8,11 +8,11 @@
  * @module
  */
 import { sha256, timingSafeEqual, toHex } from "../bytes.ts";
-import { FrancisError } from "../errors.ts";
+import { type ErrorCode, FrancisError } from "../errors.ts";
 import type { ClusterCA } from "./ca.ts";
 import { ED25519_OID, importEd25519PublicKey } from "./ed25519.ts";
 import { fromPem, toPem } from "./pem.ts";
-import { type IdentityKind, parseSpiffeId } from "./spiffe.ts";
+import { type IdentityKind, parseSpiffeId, type SpiffeIdentity } from "./spiffe.ts";
 import { KeyUsage, OID, parseCertificate, type ParsedCertificate, sameName } from "./x509.ts";
 
 /** A trusted CA certificate. */
@@ -87,8 +87,8 @@ export class TrustStore {
 
 /** The identity a verifier requires. */
 export interface ExpectedIdentity {
-  /** `host` or `runtime`. */
-  kind: IdentityKind;
+  /** `host` or `runtime`; omitted, either kind is accepted (check `VerifiedPeer.kind` then). */
+  kind?: IdentityKind;
   /** When set, the exact host or runtime ID (e.g. the host that placement named). */
   id?: string;
 }
@@ -111,15 +111,13 @@ export interface VerifiedPeer {
   issuerFingerprint: string;
 }
 
-function refuse(code: ConstructorParameters<typeof FrancisError>[0], message: string): never {
+function refuse(code: ErrorCode, message: string): never {
   throw new FrancisError(code, message);
 }
 
 /**
  * Verifies a presented chain (leaf first) at time `now`: the leaf must be
- * signed by a trusted CA, be within its validity window, be an end entity with
- * digitalSignature and serverAuth + clientAuth, carry exactly one SPIFFE ID and
- * no other name, and name the expected kind (and ID, when given).
+ * signed by a trusted CA and pass {@linkcode checkLeaf}.
  *
  * @throws {FrancisError} an `ERR_CERT_*` code naming the first rule broken
  */
@@ -132,7 +130,34 @@ export async function verifyPeerChain(
   if (chain.length === 0) refuse("ERR_CERT_CHAIN_EMPTY", "No certificate was presented");
   const [leaf, ...rest] = chain.map(parseCertificate);
   const issuer = await findIssuer(leaf, rest, trust);
+  const t = now.getTime();
+  if (t < issuer.cert.notBefore.getTime() || t > issuer.cert.notAfter.getTime()) {
+    refuse("ERR_CERT_EXPIRED", "The issuing CA is outside its validity window");
+  }
+  const identity = checkLeaf(leaf, expected, now);
+  return {
+    ...identity,
+    serialHex: leaf.serialHex,
+    notAfter: leaf.notAfter,
+    fingerprint: toHex(await sha256(leaf.der)),
+    issuerFingerprint: issuer.fingerprint,
+  };
+}
 
+/**
+ * The checks on a leaf that need no signature: validity window at `now`, an
+ * end entity with digitalSignature and serverAuth + clientAuth, exactly one
+ * SPIFFE ID and no other name, of the expected kind and ID. Synchronous, so a
+ * TLS client's `checkServerIdentity` can run it once the TLS stack has checked
+ * the chain.
+ *
+ * @throws {FrancisError} an `ERR_CERT_*` code naming the first rule broken
+ */
+export function checkLeaf(
+  leaf: ParsedCertificate,
+  expected: ExpectedIdentity,
+  now: Date = new Date(),
+): SpiffeIdentity & { spiffeId: string } {
   const t = now.getTime();
   if (t < leaf.notBefore.getTime()) {
     refuse(
@@ -142,9 +167,6 @@ export async function verifyPeerChain(
   }
   if (t > leaf.notAfter.getTime()) {
     refuse("ERR_CERT_EXPIRED", `Certificate expired at ${leaf.notAfter.toISOString()}`);
-  }
-  if (t < issuer.cert.notBefore.getTime() || t > issuer.cert.notAfter.getTime()) {
-    refuse("ERR_CERT_EXPIRED", "The issuing CA is outside its validity window");
   }
   // A CA certificate presented as a leaf could mint identities of its own.
   if (leaf.basicConstraints?.ca) {
@@ -179,7 +201,7 @@ export async function verifyPeerChain(
     );
   }
   const identity = parseSpiffeId(spiffeUris[0]);
-  if (identity.kind !== expected.kind) {
+  if (expected.kind !== undefined && identity.kind !== expected.kind) {
     refuse(
       "ERR_CERT_WRONG_IDENTITY_KIND",
       `Expected a ${expected.kind} identity, got ${identity.uri}`,
@@ -188,18 +210,10 @@ export async function verifyPeerChain(
   if (expected.id !== undefined && identity.id !== expected.id) {
     refuse(
       "ERR_CERT_WRONG_IDENTITY",
-      `Expected ${expected.kind} ${JSON.stringify(expected.id)}, got ${identity.uri}`,
+      `Expected ${expected.kind ?? "peer"} ${JSON.stringify(expected.id)}, got ${identity.uri}`,
     );
   }
-  return {
-    kind: identity.kind,
-    id: identity.id,
-    spiffeId: identity.uri,
-    serialHex: leaf.serialHex,
-    notAfter: leaf.notAfter,
-    fingerprint: toHex(await sha256(leaf.der)),
-    issuerFingerprint: issuer.fingerprint,
-  };
+  return { ...identity, spiffeId: identity.uri };
 }
 
 // The leaf must be signed by an anchor itself: matching by name alone is not

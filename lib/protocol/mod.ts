@@ -1,0 +1,8 @@
+/**
+ * What the runtime and the worker say to each other: routes, payload schemas
+ * and error bodies.
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./wire.ts";

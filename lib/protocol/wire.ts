@@ -1,0 +1,151 @@
+/**
+ * Wire payloads between workers and the runtime, as valibot schemas shared by
+ * both ends: each side validates what it receives once, at the edge. Requests
+ * are strict (unknown keys are refused); responses tolerate additions so a
+ * newer runtime can serve older workers.
+ *
+ * Binary fields are standard base64; certificates are PEM.
+ *
+ * @module
+ */
+import { fromBase64 } from "../bytes.ts";
+import { v } from "../deps.ts";
+import { MAX_CSR_BYTES } from "../pki/csr.ts";
+import { FrancisError } from "../errors.ts";
+
+/** Runtime routes (DESIGN.md section 6). */
+export const Routes = {
+  health: "/healthz",
+  challenge: "/v1/bootstrap/challenge",
+  register: "/v1/bootstrap/register",
+  self: "/v1/hosts/self",
+  heartbeat: "/v1/hosts/self/health",
+  renew: "/v1/certs/renew",
+} as const;
+
+/** The largest JSON body the runtime reads on any route. */
+export const MAX_RUNTIME_BODY_BYTES = 64 * 1024;
+/** The longest bootstrap token accepted. */
+export const MAX_TOKEN_CHARS = 16 * 1024;
+
+/** Standard base64 text that decodes to `min`..`max` bytes, decoded. */
+function base64Bytes(min: number, max: number) {
+  return v.pipe(
+    v.string(),
+    v.maxLength(Math.ceil(max / 3) * 4, `must be at most ${max} bytes of base64`),
+    v.regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, "must be base64"),
+    v.transform(fromBase64),
+    v.check(
+      (b) => b.length >= min && b.length <= max,
+      min === max ? `must be ${min} bytes` : `must be ${min} to ${max} bytes`,
+    ),
+  );
+}
+
+const address = v.pipe(
+  v.string(),
+  v.maxLength(262),
+  v.regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port"),
+);
+const actorTypes = v.pipe(
+  v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,128}$/, "must be an actor type name"))),
+  v.maxLength(256),
+);
+const challengeId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{22}$/, "must be a challenge ID"));
+const hostId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,128}$/));
+const pem = v.pipe(v.string(), v.maxLength(64 * 1024), v.startsWith("-----BEGIN CERTIFICATE-----"));
+const isoDate = v.pipe(v.string(), v.isoTimestamp());
+
+/** `POST /v1/bootstrap/challenge`. */
+export const ChallengeRequest = v.strictObject({ clientNonce: base64Bytes(32, 32) });
+/** The runtime's answer: its nonce and its proof that it holds the host PSK. */
+export const ChallengeResponse = v.object({
+  challengeId,
+  serverNonce: base64Bytes(32, 32),
+  serverProof: base64Bytes(32, 32),
+});
+
+const registration = {
+  csr: base64Bytes(1, MAX_CSR_BYTES),
+  address: v.optional(address),
+  actorTypes: v.optional(actorTypes, []),
+};
+
+/** `POST /v1/bootstrap/register`, PSK or JWT. */
+export const RegisterRequest = v.variant("method", [
+  v.strictObject({
+    method: v.literal("psk"),
+    challengeId,
+    clientProof: base64Bytes(32, 32),
+    ...registration,
+  }),
+  v.strictObject({
+    method: v.literal("jwt"),
+    token: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_CHARS)),
+    ...registration,
+  }),
+]);
+
+/** What register and renew return. */
+export const CertificateGrant = v.object({
+  hostId,
+  spiffeId: v.string(),
+  certificate: pem,
+  caBundle: pem,
+  notAfter: isoDate,
+  healthCheckDeadlineMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+});
+
+/** `POST /v1/certs/renew`. */
+export const RenewRequest = v.strictObject({ csr: base64Bytes(1, MAX_CSR_BYTES) });
+
+/** `POST /v1/hosts/self/health`. */
+export const HeartbeatRequest = v.strictObject({ actorTypes: v.optional(actorTypes) });
+/** The runtime's answer to a health check: when the next is due, and the current trust bundle. */
+export const HeartbeatResponse = v.object({
+  healthCheckDeadlineMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  caBundle: pem,
+});
+
+/** A host's registration (`GET /v1/hosts/self`). */
+export const HostRecord = v.object({
+  hostId,
+  spiffeId: v.string(),
+  address: v.nullable(v.string()),
+  actorTypes: v.array(v.string()),
+  registeredAt: isoDate,
+  lastSeenAt: isoDate,
+  certNotAfter: isoDate,
+  caBundle: v.optional(pem),
+});
+
+/** The worker control server's `GET /status`. */
+export const WorkerStatus = v.object({
+  hostId: v.string(),
+  spiffeId: v.string(),
+  certNotAfter: isoDate,
+  runtime: v.string(),
+});
+
+/** The parsed form of a schema. */
+export type Output<S extends v.GenericSchema> = v.InferOutput<S>;
+/** The JSON form of a schema (what goes on the wire). */
+export type Input<S extends v.GenericSchema> = v.InferInput<S>;
+
+/**
+ * Parses a payload against `schema`.
+ *
+ * @throws {FrancisError} `ERR_BAD_REQUEST` naming each bad field (never echoing its value)
+ */
+export function parseWire<S extends v.GenericSchema>(
+  schema: S,
+  data: unknown,
+  what: string,
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, data);
+  if (result.success) return result.output;
+  const problems = result.issues.slice(0, 5).map((issue) =>
+    `${v.getDotPath(issue) ?? "body"}: ${issue.message.replace(/ but received .*$/s, "")}`
+  );
+  throw new FrancisError("ERR_BAD_REQUEST", `Invalid ${what}: ${problems.join("; ")}`);
+}

@@ -13,7 +13,12 @@ import { toBase64 } from "../lib/bytes.ts";
 import { parseConfigFlag } from "../lib/config/mod.ts";
 import { FrancisError } from "../lib/errors.ts";
 import { deriveCABundle } from "../lib/pki/ca.ts";
+import type { RuntimeConfig } from "../lib/config/mod.ts";
+import { Routes } from "../lib/protocol/mod.ts";
+import { TrustStore } from "../lib/pki/verify.ts";
+import { MtlsClient } from "../lib/transport/client.ts";
 import { loadRuntimeConfig } from "./config.ts";
+import { startRuntime } from "./server.ts";
 
 const USAGE = `Usage: runtime/main.ts [command] [-config FILE]
 
@@ -46,10 +51,9 @@ export async function main(args: readonly string[]): Promise<number> {
         process.stdout.write(genPSK() + "\n");
         return 0;
       case "serve":
+        return await serve(loadRuntimeConfig(path).config);
       case "healthcheck":
-        loadRuntimeConfig(path);
-        process.stderr.write(`francis: ${command} is not implemented yet\n`);
-        return 2;
+        return await healthcheck(loadRuntimeConfig(path).config);
       case "help":
       case "--help":
       case "-h":
@@ -77,6 +81,40 @@ function parseFlags(args: readonly string[]): { path?: string; rest: string[] } 
   } catch (err) {
     if (err instanceof TypeError) throw new UsageError(err.message);
     throw err;
+  }
+}
+
+async function serve(config: RuntimeConfig): Promise<number> {
+  const runtime = await startRuntime(config);
+  await new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
+  });
+  await runtime.close();
+  return 0;
+}
+
+// Connects like a worker would: the CA bundle pinned, the runtime's identity checked.
+async function healthcheck(config: RuntimeConfig): Promise<number> {
+  const trust = await TrustStore.fromCAs((await deriveCABundle(config.runtimePSKs)).cas);
+  const client = new MtlsClient({ trust, timeoutMs: 5_000 });
+  const host = ["", "0.0.0.0"].includes(config.bind.host)
+    ? "127.0.0.1"
+    : config.bind.host === "::"
+    ? "[::1]"
+    : config.bind.host.includes(":")
+    ? `[${config.bind.host}]`
+    : config.bind.host;
+  try {
+    const r = await client.request(`${host}:${config.bind.port}`, {
+      method: "GET",
+      path: Routes.health,
+      expect: { kind: "runtime", id: config.runtimeId },
+    });
+    if (r.status !== 200) throw new Error(`runtime answered HTTP ${r.status}`);
+    process.stdout.write("ok\n");
+    return 0;
+  } finally {
+    client.close();
   }
 }
 

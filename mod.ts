@@ -90,3 +90,12 @@ export {
   verifyClientProof,
   verifyServerProof,
 } from "./lib/bootstrap/mod.ts";
+export { type HostStatus, RemoteHost, type RemoteHostOptions } from "./worker/host.ts";
+export {
+  createLogger,
+  type LogFields,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  silentLogger,
+} from "./lib/log.ts";

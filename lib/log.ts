@@ -15,9 +15,13 @@ export type LogFields = Record<string, string | number | boolean | null | undefi
 
 /** Where log lines go. */
 export interface Logger {
+  /** Detail for debugging. */
   debug(message: string, fields?: LogFields): void;
+  /** Normal operation. */
   info(message: string, fields?: LogFields): void;
+  /** Something failed and will be retried, or a risky setting. */
   warn(message: string, fields?: LogFields): void;
+  /** Something failed for good. */
   error(message: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger;

@@ -47,7 +47,7 @@ export type JWTBootstrapConfig = JWTKeySource & {
   readonly issuer: string;
   /** Accepted `aud` values, at least one. */
   readonly audience: readonly string[];
-  /** Longest accepted token lifetime (`exp - iat`), in milliseconds. */
+  /** Longest accepted token lifetime (`exp - now`), in milliseconds. */
   readonly maxTokenLifetime: number;
 };
 

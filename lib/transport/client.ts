@@ -232,12 +232,29 @@ function transportError(address: string, err: unknown): FrancisError {
   });
 }
 
-/** Splits `host:port` (IPv6 in brackets) into its parts. */
-export function splitAddress(address: string): { hostname: string; port: number } {
+/** Splits `host:port` (IPv6 in brackets) into its parts; port 0 ("any free port") only if allowed. */
+export function splitAddress(
+  address: string,
+  options: { allowZero?: boolean } = {},
+): { hostname: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
   const port = match ? Number(match[3]) : NaN;
-  if (!match || port < 1 || port > 65535) {
+  if (!match || port < (options.allowZero ? 0 : 1) || port > 65535) {
     throw new TypeError(`Address must be host:port, got ${JSON.stringify(address)}`);
   }
   return { hostname: match[1] ?? match[2], port };
+}
+
+/** A port that was free on `hostname` a moment ago (for advertising before listening). */
+export async function freePort(hostname = "127.0.0.1"): Promise<number> {
+  const { createServer } = await import("node:net");
+  return await new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, hostname, () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }

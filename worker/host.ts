@@ -1,0 +1,328 @@
+/**
+ * A remote host: bootstraps against the runtime, keeps its workload
+ * certificate fresh, reports health, and serves other cluster members on an
+ * mTLS-only peer port.
+ *
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import { deriveBootstrapKeys } from "../lib/bootstrap/mod.ts";
+import { FrancisError } from "../lib/errors.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
+import { TrustStore } from "../lib/pki/verify.ts";
+import { errorBody } from "../lib/protocol/errors.ts";
+import { freePort, splitAddress } from "../lib/transport/client.ts";
+import { type HttpsServer, type RequestContext, serveHttps } from "../lib/transport/server.ts";
+import {
+  type BootstrapCredential,
+  type Grant,
+  isDefinitive,
+  RuntimeClient,
+} from "./runtime_client.ts";
+
+/** How to run a remote host. */
+export interface RemoteHostOptions {
+  /** Where the peer server listens, `host:port`; also what other hosts are told. Default `127.0.0.1:0`. */
+  address?: string;
+  /** Runtime addresses, `host:port`, tried in order. */
+  runtimeAddresses: string[];
+  /** Host bootstrap PSK (at least 16 bytes). */
+  hostBootstrapPSK?: string;
+  /** A bootstrap JWT. */
+  hostBootstrapJWT?: string;
+  /** A file holding a bootstrap JWT, re-read at every bootstrap. */
+  hostBootstrapJWTFile?: string;
+  /** PEM of the CA certificate(s) that must certify the runtime (`runtime print-ca`). */
+  pinnedCA?: string;
+  /** Trust the runtime on first use. Development only: see the README. */
+  unsafeNoPinnedCA?: boolean;
+  /** Actor types this host serves. */
+  actorTypes?: string[];
+  /** Where log lines go (default: text to stderr at info). */
+  logger?: Logger;
+}
+
+/** What `GET /status` reports. */
+export interface HostStatus {
+  /** The host ID the runtime assigned. */
+  hostId: string;
+  /** `spiffe://francis/host/<hostId>`. */
+  spiffeId: string;
+  /** When the current certificate expires (ISO 8601). */
+  certNotAfter: string;
+  /** The runtime address in use. */
+  runtime: string;
+}
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+
+/** Exponential backoff with full jitter: 0.5 s doubling up to 10 s. */
+export function backoffDelay(attempt: number): number {
+  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
+  return cap / 2 + Math.random() * cap / 2;
+}
+
+function hostConfigError(message: string): FrancisError {
+  return new FrancisError("ERR_HOST_CONFIG", message);
+}
+
+/** A worker host in the remote topology. */
+export class RemoteHost {
+  readonly #options: RemoteHostOptions;
+  readonly #logger: Logger;
+  #runtime!: RuntimeClient;
+  #grant?: Grant;
+  #peer?: HttpsServer;
+  #timers = new Set<ReturnType<typeof setTimeout>>();
+  #stopped = false;
+  #credential?: BootstrapCredential;
+  #advertised?: string;
+
+  /**
+   * Checks the options; nothing starts until {@linkcode RemoteHost.start}.
+   *
+   * @throws {FrancisError} `ERR_HOST_CONFIG` when trust or credentials are not given exactly once
+   */
+  constructor(options: RemoteHostOptions) {
+    const pins = [options.pinnedCA !== undefined, options.unsafeNoPinnedCA === true];
+    if (pins[0] === pins[1]) {
+      throw hostConfigError(
+        pins[0]
+          ? "Set only one of pinnedCA and unsafeNoPinnedCA"
+          : "Set pinnedCA (the PEM printed by `runtime print-ca`) or, for development only, unsafeNoPinnedCA",
+      );
+    }
+    const credentials = [
+      options.hostBootstrapPSK,
+      options.hostBootstrapJWT,
+      options.hostBootstrapJWTFile,
+    ]
+      .filter((c) => c !== undefined);
+    if (credentials.length !== 1) {
+      throw hostConfigError(
+        "Set exactly one of hostBootstrapPSK, hostBootstrapJWT and hostBootstrapJWTFile",
+      );
+    }
+    if (options.runtimeAddresses.length === 0) throw hostConfigError("No runtime address given");
+    try {
+      for (const a of options.runtimeAddresses) splitAddress(a);
+      splitAddress(options.address ?? "127.0.0.1:0", { allowZero: true });
+    } catch (err) {
+      throw hostConfigError((err as Error).message);
+    }
+    this.#options = options;
+    this.#logger = options.logger ?? createLogger();
+  }
+
+  /** The current status, once started. */
+  get status(): HostStatus {
+    const grant = this.#requireGrant();
+    return {
+      hostId: grant.hostId,
+      spiffeId: grant.spiffeId,
+      certNotAfter: grant.notAfter.toISOString(),
+      runtime: this.#runtime.current,
+    };
+  }
+
+  /** The port the peer server listens on. */
+  get peerPort(): number {
+    if (!this.#peer) throw new TypeError("The host is not started");
+    return this.#peer.port;
+  }
+
+  #requireGrant(): Grant {
+    if (!this.#grant) throw new TypeError("The host is not started");
+    return this.#grant;
+  }
+
+  /**
+   * Bootstraps (retrying transient failures with backoff, across runtime
+   * addresses), starts the peer server, then keeps the certificate renewed and
+   * health reported until {@linkcode RemoteHost.stop}.
+   *
+   * @throws {FrancisError} on a definitive rejection: wrong PSK, failed server proof,
+   *   pinned-CA mismatch, refused token
+   */
+  async start(): Promise<void> {
+    const o = this.#options;
+    let pinned: TrustStore | undefined;
+    if (o.pinnedCA !== undefined) {
+      try {
+        pinned = await TrustStore.fromPem(o.pinnedCA);
+      } catch (err) {
+        throw hostConfigError(`pinnedCA is not a CA certificate bundle: ${(err as Error).message}`);
+      }
+    } else {
+      this.#logger.warn(
+        "unsafeNoPinnedCA: the runtime is not authenticated on first contact. With PSK bootstrap its " +
+          "proof still authenticates it; with JWT bootstrap a meddler could capture the token. " +
+          "Development only: pin the CA from `runtime print-ca`",
+      );
+    }
+    this.#credential = o.hostBootstrapPSK !== undefined
+      ? { method: "psk", keys: await deriveBootstrapKeys(o.hostBootstrapPSK) }
+      : {
+        method: "jwt",
+        token: o.hostBootstrapJWT !== undefined
+          ? () => Promise.resolve(o.hostBootstrapJWT!)
+          : async () => (await readFile(o.hostBootstrapJWTFile!, "utf8")).trim(),
+      };
+    this.#runtime = new RuntimeClient(o.runtimeAddresses, pinned);
+    // The address is registered at bootstrap, before the peer server can listen
+    // (it needs the certificate): so "port 0" is resolved to a concrete free port first.
+    let { hostname, port } = splitAddress(o.address ?? "127.0.0.1:0", { allowZero: true });
+    if (port === 0) port = await freePort(hostname);
+    this.#advertised = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+    const grant = await this.#bootstrap();
+    this.#peer = await serveHttps({
+      hostname,
+      port,
+      tls: { ...grant.identity, trust: grant.trust },
+      clientCerts: "required",
+      handler: (request, context) => this.#handlePeer(request, context),
+    });
+    this.#logger.info("host started", {
+      hostId: grant.hostId,
+      peerAddress: `${hostname}:${this.#peer.port}`,
+      runtime: this.#runtime.current,
+      certNotAfter: grant.notAfter.toISOString(),
+    });
+    this.#scheduleRenewal();
+    this.#scheduleHeartbeat(0);
+  }
+
+  /** Stops renewal and health reports and closes the peer server. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    await this.#peer?.close(2_000);
+    this.#runtime?.close();
+  }
+
+  /** Removes this host's registration at the runtime, then stops. */
+  async unregister(): Promise<void> {
+    await this.#runtime.unregister();
+    await this.stop();
+  }
+
+  #after(ms: number, task: () => Promise<void>): void {
+    if (this.#stopped) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      task().catch((err) => this.#logger.error("background task failed", { error: String(err) }));
+    }, ms);
+    this.#timers.add(timer);
+  }
+
+  // Every runtime address is tried in order; a definitive refusal ends the attempt at once.
+  async #bootstrap(): Promise<Grant> {
+    const registration = {
+      address: this.#advertised,
+      actorTypes: this.#options.actorTypes ?? [],
+    };
+    for (let attempt = 0;; attempt++) {
+      for (let i = 0; i < this.#runtime.addresses.length; i++) {
+        if (this.#stopped) throw new FrancisError("ERR_UNAVAILABLE", "The host was stopped");
+        try {
+          this.#runtime.resetIdentity();
+          const grant = await this.#runtime.bootstrap(this.#credential!, registration);
+          this.#adopt(grant);
+          this.#logger.info("bootstrapped", {
+            hostId: grant.hostId,
+            runtime: this.#runtime.current,
+          });
+          return grant;
+        } catch (err) {
+          if (isDefinitive(err)) throw err;
+          this.#logger.warn("bootstrap failed, will retry", {
+            runtime: this.#runtime.current,
+            error: String((err as Error).message ?? err),
+          });
+          this.#runtime.failover();
+        }
+      }
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt)));
+    }
+  }
+
+  #adopt(grant: Grant): void {
+    this.#grant = grant;
+    this.#runtime.useIdentity(grant.identity, grant.trust);
+    this.#peer?.updateTls({ ...grant.identity, trust: grant.trust });
+  }
+
+  // Renew when about half of the remaining lifetime is left, with jitter, so a
+  // fleet does not renew in lockstep; retry with backoff; bootstrap again if it expired.
+  #scheduleRenewal(attempt = 0): void {
+    const remaining = this.#requireGrant().notAfter.getTime() - Date.now();
+    const delay = attempt === 0 ? remaining * (0.4 + Math.random() * 0.2) : backoffDelay(attempt);
+    this.#after(Math.max(0, delay), async () => {
+      try {
+        if (Date.now() >= this.#requireGrant().notAfter.getTime()) {
+          this.#logger.warn("certificate expired; bootstrapping again");
+          this.#adopt(await this.#bootstrap());
+        } else {
+          this.#adopt(await this.#runtime.renew());
+          this.#logger.info("certificate renewed", {
+            notAfter: this.#grant!.notAfter.toISOString(),
+          });
+        }
+        this.#scheduleRenewal();
+      } catch (err) {
+        this.#logger.warn("renewal failed, will retry", { error: String(err) });
+        if (!isDefinitive(err)) this.#runtime.failover();
+        this.#scheduleRenewal(attempt + 1);
+      }
+    });
+  }
+
+  // Health reports also carry the runtime's CA bundle: that is how rotation reaches hosts.
+  #scheduleHeartbeat(delay: number): void {
+    this.#after(delay, async () => {
+      const interval = Math.max(200, Math.floor(this.#requireGrant().healthCheckDeadlineMs / 3));
+      try {
+        const beat = await this.#runtime.heartbeat(this.#options.actorTypes);
+        if (beat.trust.pem !== this.#grant!.trust.pem) {
+          this.#adopt({ ...this.#grant!, trust: beat.trust });
+          this.#logger.info("trust bundle updated", { cas: beat.trust.anchors.length });
+        }
+      } catch (err) {
+        const code = err instanceof FrancisError ? err.code : "";
+        if (code === "ERR_HOST_NOT_REGISTERED" || code.startsWith("ERR_CERT_")) {
+          this.#logger.warn("runtime no longer accepts this host; bootstrapping again", { code });
+          this.#adopt(await this.#bootstrap());
+        } else {
+          this.#logger.warn("health check failed", {
+            runtime: this.#runtime.current,
+            error: String(err),
+          });
+          this.#runtime.failover();
+        }
+      }
+      this.#scheduleHeartbeat(interval);
+    });
+  }
+
+  #handlePeer(request: Request, context: RequestContext): Response {
+    if (!context.peer) {
+      const err = context.peerError;
+      return Response.json(
+        errorBody(
+          err?.code ?? "ERR_UNAUTHENTICATED",
+          err?.message ?? "A cluster certificate is required",
+        ),
+        { status: 401 },
+      );
+    }
+    const url = new URL(request.url);
+    if (request.method === "GET" && url.pathname === "/v1/peer/ping") {
+      return Response.json({ hostId: this.#grant?.hostId, caller: context.peer.spiffeId });
+    }
+    return Response.json(errorBody("ERR_NOT_FOUND", `No route ${request.method} ${url.pathname}`), {
+      status: 404,
+    });
+  }
+}

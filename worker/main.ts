@@ -1,0 +1,204 @@
+/**
+ * The worker's command line (`bun run worker -- <flags>`): a remote host with
+ * its control server.
+ *
+ * Exit status: 0 after SIGINT/SIGTERM, 1 on a definitive rejection (wrong PSK,
+ * failed server proof, pinned-CA mismatch, refused token), 2 on usage errors.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import { FrancisError } from "../lib/errors.ts";
+import { createLogger, type LogLevel } from "../lib/log.ts";
+import { splitAddress } from "../lib/transport/client.ts";
+import { serveControl } from "./control.ts";
+import { RemoteHost, type RemoteHostOptions } from "./host.ts";
+
+const USAGE = `Usage: bun run worker -- [flags]
+
+  --runtime-address HOST:PORT   a runtime to bootstrap against (repeatable; tried in order)
+  --address HOST:PORT           the peer server, advertised to other hosts (default 127.0.0.1:0)
+  --control-address HOST:PORT   the control server, plain HTTP (default 127.0.0.1:0)
+  --pinned-ca FILE              the CA bundle from \`runtime print-ca\` that must certify the runtime
+  --unsafe-no-pinned-ca         trust the runtime on first use (development only)
+  --host-psk-file FILE          the host bootstrap PSK (else $FRANCIS_HOST_BOOTSTRAP_PSK)
+  --jwt-file FILE               a bootstrap JWT, re-read at every bootstrap
+  --actor-type NAME             an actor type this host serves (repeatable)
+  --log-level LEVEL             debug, info (default), warn or error
+  --log-json                    one JSON object per log line`;
+
+class UsageError extends Error {}
+
+interface Flags {
+  runtimeAddresses: string[];
+  address?: string;
+  controlAddress: string;
+  pinnedCAFile?: string;
+  unsafeNoPinnedCA: boolean;
+  hostPSKFile?: string;
+  jwtFile?: string;
+  actorTypes: string[];
+  logLevel: LogLevel;
+  logJSON: boolean;
+}
+
+const VALUED = new Set([
+  "--runtime-address",
+  "--address",
+  "--control-address",
+  "--pinned-ca",
+  "--host-psk-file",
+  "--jwt-file",
+  "--actor-type",
+  "--log-level",
+]);
+
+/** Parses the flags; throws UsageError on anything unknown or malformed. */
+function parseFlags(args: readonly string[]): Flags {
+  const flags: Flags = {
+    runtimeAddresses: [],
+    controlAddress: "127.0.0.1:0",
+    unsafeNoPinnedCA: false,
+    actorTypes: [],
+    logLevel: "info",
+    logJSON: false,
+  };
+  for (let i = 0; i < args.length; i++) {
+    let [name, value] = args[i].split(/=(.*)/s, 2) as [string, string | undefined];
+    if (args[i] === "--") continue;
+    if (VALUED.has(name) && value === undefined) {
+      value = args[++i];
+      if (value === undefined || value.startsWith("--")) {
+        throw new UsageError(`${name} needs a value`);
+      }
+    } else if (!VALUED.has(name) && value !== undefined) {
+      throw new UsageError(`${name} takes no value`);
+    }
+    switch (name) {
+      case "--runtime-address":
+        flags.runtimeAddresses.push(value!);
+        break;
+      case "--address":
+        flags.address = value;
+        break;
+      case "--control-address":
+        flags.controlAddress = value!;
+        break;
+      case "--pinned-ca":
+        flags.pinnedCAFile = value;
+        break;
+      case "--unsafe-no-pinned-ca":
+        flags.unsafeNoPinnedCA = true;
+        break;
+      case "--host-psk-file":
+        flags.hostPSKFile = value;
+        break;
+      case "--jwt-file":
+        flags.jwtFile = value;
+        break;
+      case "--actor-type":
+        flags.actorTypes.push(value!);
+        break;
+      case "--log-level":
+        if (!["debug", "info", "warn", "error"].includes(value!)) {
+          throw new UsageError(`--log-level must be debug, info, warn or error`);
+        }
+        flags.logLevel = value as LogLevel;
+        break;
+      case "--log-json":
+        flags.logJSON = true;
+        break;
+      default:
+        throw new UsageError(`Unknown flag ${name}`);
+    }
+  }
+  if (flags.runtimeAddresses.length === 0) {
+    throw new UsageError("Give at least one --runtime-address");
+  }
+  if ((flags.pinnedCAFile !== undefined) === flags.unsafeNoPinnedCA) {
+    throw new UsageError(
+      flags.unsafeNoPinnedCA
+        ? "Give only one of --pinned-ca and --unsafe-no-pinned-ca"
+        : "Give --pinned-ca FILE (from `runtime print-ca`), or --unsafe-no-pinned-ca for development only",
+    );
+  }
+  return flags;
+}
+
+function readSecretFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch (err) {
+    throw new UsageError(`Cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+function hostOptions(flags: Flags, env: NodeJS.ProcessEnv): RemoteHostOptions {
+  const envPSK = env.FRANCIS_HOST_BOOTSTRAP_PSK || undefined;
+  const sources =
+    [envPSK !== undefined, flags.hostPSKFile !== undefined, flags.jwtFile !== undefined]
+      .filter(Boolean).length;
+  if (sources !== 1) {
+    throw new UsageError(
+      sources === 0
+        ? "Give a credential: $FRANCIS_HOST_BOOTSTRAP_PSK, --host-psk-file FILE or --jwt-file FILE"
+        : "Give only one credential: $FRANCIS_HOST_BOOTSTRAP_PSK, --host-psk-file or --jwt-file",
+    );
+  }
+  return {
+    address: flags.address,
+    runtimeAddresses: flags.runtimeAddresses,
+    hostBootstrapPSK: flags.hostPSKFile !== undefined
+      ? readSecretFile(flags.hostPSKFile, "host PSK file")
+      : envPSK,
+    hostBootstrapJWTFile: flags.jwtFile,
+    pinnedCA: flags.pinnedCAFile !== undefined
+      ? readSecretFile(flags.pinnedCAFile, "pinned CA file")
+      : undefined,
+    unsafeNoPinnedCA: flags.unsafeNoPinnedCA || undefined,
+    actorTypes: flags.actorTypes,
+    logger: createLogger({ level: flags.logLevel, json: flags.logJSON }),
+  };
+}
+
+/** Runs the worker until a signal; returns the exit status. */
+export async function main(args: readonly string[], env = process.env): Promise<number> {
+  let host: RemoteHost;
+  let logger;
+  try {
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(USAGE + "\n");
+      return 0;
+    }
+    const flags = parseFlags(args);
+    const options = hostOptions(flags, env);
+    logger = options.logger!;
+    host = new RemoteHost(options);
+    await host.start();
+    const control = await serveControl(host, flags.controlAddress);
+    const { hostname } = splitAddress(flags.controlAddress, { allowZero: true });
+    logger.info("control server listening", { url: `http://${hostname}:${control.port}` });
+    await new Promise<void>((resolve) => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
+    });
+    await control.close();
+    await host.stop();
+    return 0;
+  } catch (err) {
+    if (
+      err instanceof UsageError || (err instanceof FrancisError && err.code === "ERR_HOST_CONFIG")
+    ) {
+      process.stderr.write(`francis worker: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    const code = err instanceof FrancisError ? ` [${err.code}]` : "";
+    process.stderr.write(`francis worker: ${(err as Error).message ?? err}${code}\n`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+  process.exit();
+}

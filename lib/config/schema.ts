@@ -502,7 +502,7 @@ const runtimeConfigSchema: v.GenericSchema<unknown, RuntimeConfig> = v.pipe(
     runtimePSKs: runtimePSKsSchema,
     bootstrap: bootstrapSchema,
     provider: providerSchema,
-    workloadCertTTL: duration("1h", 60_000, 365 * 86_400_000),
+    workloadCertTTL: duration("1h", 10_000, 365 * 86_400_000),
     healthCheckDeadline: duration("20s"),
     alarmsPollInterval: duration("1500ms"),
     alarmsLeaseDuration: duration("20s"),

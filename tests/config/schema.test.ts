@@ -496,13 +496,13 @@ describe("validateRuntimeConfig durations", () => {
       ]);
   });
 
-  test("keeps workloadCertTTL between 1m and 365d", () => {
-    expect(validateRuntimeConfig({ ...minimalDoc(), workloadCertTTL: "1m" }).workloadCertTTL)
-      .toBe(60_000);
+  test("keeps workloadCertTTL between 10s and 365d", () => {
+    expect(validateRuntimeConfig({ ...minimalDoc(), workloadCertTTL: "10s" }).workloadCertTTL)
+      .toBe(10_000);
     expect(validateRuntimeConfig({ ...minimalDoc(), workloadCertTTL: "365d" }).workloadCertTTL)
       .toBe(31_536_000_000);
-    expect(problems({ ...minimalDoc(), workloadCertTTL: "59s" })).toEqual([
-      "workloadCertTTL: must be at least 1m, got 59s",
+    expect(problems({ ...minimalDoc(), workloadCertTTL: "9s" })).toEqual([
+      "workloadCertTTL: must be at least 10s, got 9s",
     ]);
     expect(problems({ ...minimalDoc(), workloadCertTTL: "366d" })).toEqual([
       "workloadCertTTL: must be at most 365d, got 366d",

@@ -9,6 +9,7 @@
  *
  * @module
  */
+// pkijs and asn1js serve the tests, as an independent X.509 oracle for lib/pki.
 export * as asn1js from "npm:asn1js@^4.0.0";
 export * as pkijs from "npm:pkijs@^4.0.0";
 export * as v from "npm:valibot@^1.5.0";

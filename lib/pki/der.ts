@@ -59,6 +59,26 @@ export function oid(dotted: string): Uint8Array<ArrayBuffer> {
   return tlv(Tag.oid, new Uint8Array(bytes));
 }
 
+/** The dotted text of an OBJECT IDENTIFIER's content bytes. */
+export function decodeOid(bytes: Uint8Array): string {
+  if (bytes.length === 0 || bytes[bytes.length - 1] & 0x80) throw new DerError("Bad OID");
+  const arcs: number[] = [];
+  let value = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    // DER: no 0x80 padding at the start of an arc
+    if (value === 0 && bytes[i] === 0x80) throw new DerError("Bad OID");
+    value = value * 128 + (bytes[i] & 0x7f);
+    if (value > Number.MAX_SAFE_INTEGER / 128) throw new DerError("OID arc too large");
+    if (!(bytes[i] & 0x80)) {
+      if (arcs.length === 0) {
+        arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+      } else arcs.push(value);
+      value = 0;
+    }
+  }
+  return arcs.join(".");
+}
+
 /** A non-negative INTEGER from its big-endian magnitude, minimally encoded. */
 export function unsignedInteger(magnitude: Uint8Array): Uint8Array<ArrayBuffer> {
   let start = 0;

@@ -1,12 +1,13 @@
 /**
- * Our X.509 glue: building and signing Ed25519 certificates with the small DER
- * writer in der.ts (pkijs 4 cannot sign Ed25519, RFC 8410, and its encoder is
- * too slow for the issuance path), and reading the few fields verification
- * needs out of a certificate parsed by pkijs.
+ * X.509 for the cluster: building and signing Ed25519 certificates, and
+ * parsing the fields verification needs, with the strict DER reader and writer
+ * of der.ts. pkijs 4 cannot sign Ed25519 (RFC 8410), and its object graph made
+ * issuing cost some 60 signatures and parsing 1 to 2 ms a certificate, on the
+ * issuance and TLS handshake paths; the tests keep pkijs as an independent
+ * oracle for both directions.
  *
  * @module
  */
-import { asn1js, pkijs } from "../deps.ts";
 import { toHex, utf8 } from "../bytes.ts";
 import * as der from "./der.ts";
 import { FrancisError } from "../errors.ts";
@@ -150,17 +151,21 @@ export async function signCertificate(
 
 /** The fields of a certificate that verification reads, parsed once. */
 export interface ParsedCertificate {
+  /** The whole certificate. */
   der: Uint8Array<ArrayBuffer>;
   /** Lower-case hex of the serial number's content bytes. */
   serialHex: string;
-  issuer: pkijs.RelativeDistinguishedNames;
-  subject: pkijs.RelativeDistinguishedNames;
+  /** DER of the issuer Name (names are compared byte for byte). */
+  issuer: Uint8Array<ArrayBuffer>;
+  /** DER of the subject Name. */
+  subject: Uint8Array<ArrayBuffer>;
   notBefore: Date;
   notAfter: Date;
   /** OID of the outer signature algorithm. */
   signatureAlgorithm: string;
-  /** True when the signed TBS names the same algorithm as the outer field. */
+  /** True when the signed TBS names the same algorithm (bytes) as the outer field. */
   signatureAlgorithmsAgree: boolean;
+  /** The signed bytes. */
   tbs: Uint8Array<ArrayBuffer>;
   signature: Uint8Array<ArrayBuffer>;
   /** OID of the subject public key's algorithm. */
@@ -183,6 +188,125 @@ export interface ParsedCertificate {
   unknownCritical: string[];
 }
 
+/** The largest certificate we parse; ours are about 500 bytes. */
+export const MAX_CERTIFICATE_BYTES = 16 * 1024;
+
+/**
+ * Parses one DER certificate with the strict reader of der.ts: canonical
+ * lengths, no trailing bytes, X.509 v3 only. (pkijs parses through a full
+ * object graph at 1 to 2 ms a certificate, on the TLS handshake path; the
+ * tests keep pkijs as an independent oracle for this parser.)
+ *
+ * @throws {FrancisError} `ERR_CERT_MALFORMED` for bytes that are not exactly one well-formed certificate
+ */
+export function parseCertificate(input: Uint8Array): ParsedCertificate {
+  if (input.length > MAX_CERTIFICATE_BYTES) {
+    throw new FrancisError(
+      "ERR_CERT_MALFORMED",
+      `Certificate larger than ${MAX_CERTIFICATE_BYTES} bytes`,
+    );
+  }
+  try {
+    return readCertificate(new Uint8Array(input));
+  } catch (cause) {
+    if (cause instanceof FrancisError) throw cause;
+    throw new FrancisError(
+      "ERR_CERT_MALFORMED",
+      `Certificate is not valid DER X.509: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+const T = der.Tag;
+
+function readCertificate(bytes: Uint8Array<ArrayBuffer>): ParsedCertificate {
+  const outer = new der.DerReader(bytes);
+  const cert = outer.enter(T.sequence);
+  outer.end();
+  const tbsElement = cert.read(T.sequence);
+  const outerAlgorithm = cert.read(T.sequence);
+  const signatureBits = cert.read(T.bitString).value;
+  cert.end();
+
+  const tbs = new der.DerReader(tbsElement.value);
+  if (tbs.peekTag() !== 0xa0) throw new der.DerError("Only X.509 v3 certificates are accepted");
+  const version = tbs.enter(0xa0);
+  if (!der.bytesEqual(version.read(T.integer).value, new Uint8Array([2]))) {
+    throw new der.DerError("Only X.509 v3 certificates are accepted");
+  }
+  version.end();
+  const serial = tbs.read(T.integer).value;
+  const innerAlgorithm = tbs.read(T.sequence);
+  const issuer = tbs.read(T.sequence).raw;
+  const validity = tbs.enter(T.sequence);
+  const notBefore = readTime(validity);
+  const notAfter = readTime(validity);
+  validity.end();
+  const subject = tbs.read(T.sequence).raw;
+  const spki = tbs.enter(T.sequence);
+  const keyAlgorithm = readAlgorithm(spki.read(T.sequence).value);
+  const keyBits = spki.read(T.bitString).value;
+  spki.end();
+  if (tbs.peekTag() === 0x81) tbs.read(0x81); // issuerUniqueID
+  if (tbs.peekTag() === 0x82) tbs.read(0x82); // subjectUniqueID
+  const parsed: ParsedCertificate = {
+    der: bytes,
+    serialHex: toHex(serial),
+    issuer,
+    subject,
+    notBefore,
+    notAfter,
+    signatureAlgorithm: readAlgorithm(outerAlgorithm.value),
+    signatureAlgorithmsAgree: der.bytesEqual(outerAlgorithm.raw, innerAlgorithm.raw),
+    tbs: tbsElement.raw,
+    signature: signatureBits[0] === 0 ? signatureBits.slice(1) : new Uint8Array(),
+    publicKeyAlgorithm: keyAlgorithm,
+    publicKey: keyBits.slice(1),
+    uris: [],
+    otherNames: 0,
+    unknownCritical: [],
+  };
+  if (tbs.peekTag() === 0xa3) {
+    const wrapper = tbs.enter(0xa3);
+    readExtensions(parsed, wrapper.enter(T.sequence));
+    wrapper.end();
+  }
+  tbs.end();
+  return parsed;
+}
+
+function readAlgorithm(content: Uint8Array<ArrayBuffer>): string {
+  return der.decodeOid(new der.DerReader(content).read(T.oid).value);
+}
+
+function readTime(reader: der.DerReader): Date {
+  const element = reader.read();
+  const text = new TextDecoder().decode(element.value);
+  let match: RegExpExecArray | null;
+  if (element.tag === T.utcTime && (match = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text))) {
+    const yy = Number(match[1]);
+    return utc(yy >= 50 ? 1900 + yy : 2000 + yy, match.slice(2));
+  }
+  if (
+    element.tag === T.generalizedTime &&
+    (match = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text))
+  ) {
+    return utc(Number(match[1]), match.slice(2));
+  }
+  throw new der.DerError("Validity time is not UTCTime or GeneralizedTime in DER form");
+}
+
+function utc(year: number, [month, day, hour, minute, second]: string[]): Date {
+  const date = new Date(
+    Date.UTC(year, Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second)),
+  );
+  if (date.getUTCDate() !== Number(day) || date.getUTCHours() !== Number(hour)) {
+    throw new der.DerError("Validity time is not a real date");
+  }
+  return date;
+}
+
 const UNDERSTOOD = new Set<string>([
   OID.subjectKeyIdentifier,
   OID.keyUsage,
@@ -192,109 +316,88 @@ const UNDERSTOOD = new Set<string>([
   OID.extKeyUsage,
 ]);
 
-/**
- * Parses DER into the fields we check.
- *
- * @throws {FrancisError} `ERR_CERT_MALFORMED` for bytes that are not exactly one well-formed certificate
- */
-export function parseCertificate(der: Uint8Array): ParsedCertificate {
-  try {
-    return readCertificate(der);
-  } catch (cause) {
-    if (cause instanceof FrancisError) throw cause;
-    throw new FrancisError("ERR_CERT_MALFORMED", "Certificate is not valid DER X.509", { cause });
-  }
-}
-
-function readCertificate(input: Uint8Array): ParsedCertificate {
-  const bytes = new Uint8Array(input);
-  const asn1 = asn1js.fromBER(bytes);
-  // Trailing bytes after the certificate would let two different inputs parse alike.
-  if (asn1.offset !== bytes.length) {
-    throw new FrancisError(
-      "ERR_CERT_MALFORMED",
-      "Certificate DER is truncated or has trailing bytes",
-    );
-  }
-  const cert = new pkijs.Certificate({ schema: asn1.result });
-  const sig = cert.signatureValue.valueBlock;
-  const parsed: ParsedCertificate = {
-    der: bytes,
-    serialHex: toHex(cert.serialNumber.valueBlock.valueHexView),
-    issuer: cert.issuer,
-    subject: cert.subject,
-    notBefore: cert.notBefore.value,
-    notAfter: cert.notAfter.value,
-    signatureAlgorithm: cert.signatureAlgorithm.algorithmId,
-    signatureAlgorithmsAgree: cert.signature.isEqual(cert.signatureAlgorithm),
-    tbs: new Uint8Array(cert.tbsView),
-    signature: sig.unusedBits === 0 ? new Uint8Array(sig.valueHexView) : new Uint8Array(),
-    publicKeyAlgorithm: cert.subjectPublicKeyInfo.algorithm.algorithmId,
-    publicKey: new Uint8Array(cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView),
-    uris: [],
-    otherNames: 0,
-    unknownCritical: [],
-  };
+function readExtensions(parsed: ParsedCertificate, list: der.DerReader): void {
   const seen = new Set<string>();
-  for (const ext of cert.extensions ?? []) {
-    if (seen.has(ext.extnID)) {
-      throw new FrancisError("ERR_CERT_MALFORMED", `Extension ${ext.extnID} appears twice`);
-    }
-    seen.add(ext.extnID);
-    if (!UNDERSTOOD.has(ext.extnID)) {
-      if (ext.critical) parsed.unknownCritical.push(ext.extnID);
+  while (!list.done) {
+    const ext = list.enter(T.sequence);
+    const id = der.decodeOid(ext.read(T.oid).value);
+    let critical = false;
+    if (ext.peekTag() === T.boolean) critical = readBoolean(ext);
+    const value = ext.read(T.octetString).value;
+    ext.end();
+    // Two copies of an extension could be read differently by different verifiers.
+    if (seen.has(id)) throw new FrancisError("ERR_CERT_MALFORMED", `Extension ${id} appears twice`);
+    seen.add(id);
+    if (!UNDERSTOOD.has(id)) {
+      if (critical) parsed.unknownCritical.push(id);
       continue;
     }
-    readExtension(parsed, ext);
+    readExtension(parsed, id, new der.DerReader(value));
   }
-  return parsed;
 }
 
-function readExtension(parsed: ParsedCertificate, ext: pkijs.Extension): void {
-  const value: unknown = ext.parsedValue;
-  if (value === undefined || (value as { parsingError?: string }).parsingError) {
-    throw new FrancisError("ERR_CERT_MALFORMED", `Extension ${ext.extnID} is malformed`);
+function readBoolean(reader: der.DerReader): boolean {
+  const value = reader.read(T.boolean).value;
+  if (value.length !== 1 || (value[0] !== 0 && value[0] !== 0xff)) {
+    throw new der.DerError("BOOLEAN is not DER");
   }
-  switch (ext.extnID) {
+  return value[0] === 0xff;
+}
+
+function readExtension(parsed: ParsedCertificate, id: string, value: der.DerReader): void {
+  switch (id) {
     case OID.basicConstraints: {
-      const bc = value as pkijs.BasicConstraints;
-      const pathLen = typeof bc.pathLenConstraint === "number"
-        ? bc.pathLenConstraint
-        : bc.pathLenConstraint?.valueBlock.valueDec;
-      parsed.basicConstraints = { ca: bc.cA === true, pathLen };
+      const bc = value.enter(T.sequence);
+      const ca = bc.peekTag() === T.boolean ? readBoolean(bc) : false;
+      let pathLen: number | undefined;
+      if (bc.peekTag() === T.integer) {
+        const n = bc.read(T.integer).value;
+        if (n.length > 4 || n[0] & 0x80) throw new der.DerError("Bad pathLenConstraint");
+        pathLen = n.reduce((acc, b) => acc * 256 + b, 0);
+      }
+      bc.end();
+      parsed.basicConstraints = { ca, pathLen };
       break;
     }
     case OID.keyUsage: {
-      const bytes = (value as asn1js.BitString).valueBlock.valueHexView;
-      const bits = new Set<number>();
-      for (let i = 0; i < bytes.length * 8; i++) if (bytes[i >> 3] & (0x80 >> (i & 7))) bits.add(i);
-      parsed.keyUsage = bits;
+      const bits = value.read(T.bitString).value;
+      const set = new Set<number>();
+      for (let i = 0; i < (bits.length - 1) * 8; i++) {
+        if (bits[1 + (i >> 3)] & (0x80 >> (i & 7))) set.add(i);
+      }
+      parsed.keyUsage = set;
       break;
     }
-    case OID.extKeyUsage:
-      parsed.extKeyUsage = [...(value as pkijs.ExtKeyUsage).keyPurposes];
+    case OID.extKeyUsage: {
+      const list = value.enter(T.sequence);
+      const purposes: string[] = [];
+      while (!list.done) purposes.push(der.decodeOid(list.read(T.oid).value));
+      parsed.extKeyUsage = purposes;
       break;
+    }
     case OID.subjectKeyIdentifier:
-      parsed.subjectKeyId = new Uint8Array((value as asn1js.OctetString).valueBlock.valueHexView);
+      parsed.subjectKeyId = value.read(T.octetString).value;
       break;
     case OID.authorityKeyIdentifier: {
-      const id = (value as pkijs.AuthorityKeyIdentifier).keyIdentifier;
-      if (id) parsed.authorityKeyId = new Uint8Array(id.valueBlock.valueHexView);
+      const aki = value.enter(T.sequence);
+      if (aki.peekTag() === 0x80) parsed.authorityKeyId = aki.read(0x80).value;
+      while (!aki.done) aki.read(); // authorityCertIssuer, serial: not used
       break;
     }
-    case OID.subjectAltName:
-      for (const name of (value as pkijs.AltName).altNames) {
-        if (name.type === 6 && typeof name.value === "string") parsed.uris.push(name.value);
+    case OID.subjectAltName: {
+      const names = value.enter(T.sequence);
+      while (!names.done) {
+        const name = names.read();
+        if (name.tag === 0x86) parsed.uris.push(new TextDecoder().decode(name.value));
         else parsed.otherNames++;
       }
       break;
+    }
   }
+  value.end();
 }
 
-/** True when two distinguished names are equal. */
-export function sameName(
-  a: pkijs.RelativeDistinguishedNames,
-  b: pkijs.RelativeDistinguishedNames,
-): boolean {
-  return a.isEqual(b);
+/** True when two DER-encoded distinguished names are equal. */
+export function sameName(a: Uint8Array, b: Uint8Array): boolean {
+  return der.bytesEqual(a, b);
 }

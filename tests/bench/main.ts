@@ -4,6 +4,7 @@ import { deriveCA } from "../../lib/pki/ca.ts";
 import { createCSR, verifyCSR } from "../../lib/pki/csr.ts";
 import { generateEd25519KeyPair } from "../../lib/pki/ed25519.ts";
 import { issueWorkloadCert, type WorkloadCert } from "../../lib/pki/issue.ts";
+import { benchBootstrap } from "./bootstrap.ts";
 import { measure, relativeTo, report } from "./harness.ts";
 
 const SECONDS = 2;
@@ -29,3 +30,4 @@ const sign = await measure(
 );
 report(relativeTo(await measure("issue_cert", issueFromCSR, SECONDS, "certs/s"), sign));
 report(await measure("ca_derive", () => deriveCA(PSK), SECONDS, "derivations/s"));
+for (const row of await benchBootstrap(100)) report(row);

@@ -86,8 +86,19 @@ export interface RuntimeProcessOptions {
 
 const running = new Set<ChildProcess>();
 function killAll(): void {
-  for (const child of running) child.kill("SIGKILL");
+  for (const child of running) signal(child, "SIGKILL");
   running.clear();
+}
+
+// process.kill rather than child.kill: Deno's child.kill() closes the child's
+// pipes and then reports the signal it sent as the cause of exit, even when the
+// child handled it and exited 0.
+function signal(child: ChildProcess, name: "SIGTERM" | "SIGKILL"): void {
+  try {
+    process.kill(child.pid!, name);
+  } catch {
+    // already gone
+  }
 }
 process.on("exit", killAll);
 globalThis.addEventListener?.("unload", killAll);
@@ -146,9 +157,10 @@ export async function startRuntimeProcess(
   });
   let exit: Exit | undefined;
   const exited = new Promise<Exit>((resolve) => {
-    child.once("exit", (code, signal) => {
+    // "close", not "exit": every stderr line has been read by then.
+    child.once("close", (code, sig) => {
       running.delete(child);
-      exit = { code, signal };
+      exit = { code, signal: sig };
       resolve(exit);
     });
   });
@@ -182,7 +194,7 @@ export async function startRuntimeProcess(
   try {
     await waitForLine(/runtime listening/, options.readyTimeoutMs ?? 20_000);
   } catch (err) {
-    child.kill("SIGKILL");
+    signal(child, "SIGKILL");
     await exited;
     throw err;
   }
@@ -198,13 +210,15 @@ export async function startRuntimeProcess(
     waitForLine,
     async stop(timeoutMs = 5_000): Promise<Exit> {
       if (exit) return exit;
-      child.kill("SIGTERM");
+      signal(child, "SIGTERM");
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), timeoutMs));
+      const late = new Promise<"late">((resolve) =>
+        timer = setTimeout(() => resolve("late"), timeoutMs)
+      );
       const outcome = await Promise.race([exited, late]);
       clearTimeout(timer);
       if (outcome === "late") {
-        child.kill("SIGKILL");
+        signal(child, "SIGKILL");
         await exited;
         throw new Error(`runtime did not exit within ${timeoutMs} ms of SIGTERM`);
       }
@@ -212,7 +226,7 @@ export async function startRuntimeProcess(
     },
     async kill(): Promise<Exit> {
       if (exit) return exit;
-      child.kill("SIGKILL");
+      signal(child, "SIGKILL");
       return await exited;
     },
   };
@@ -273,7 +287,9 @@ export function rawRequest(address: string, request: RawRequest): Promise<RawRes
       cert: request.identity?.certPem,
       key: request.identity?.keyPem,
       headers: {
-        ...(body !== undefined && !request.chunked ? { "content-length": String(body.length) } : {}),
+        ...(body !== undefined && !request.chunked
+          ? { "content-length": String(body.length) }
+          : {}),
         ...request.headers,
       },
     }, (res) => {

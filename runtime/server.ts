@@ -49,8 +49,11 @@ export async function startRuntime(
   const bundle = await deriveCABundle(config.runtimePSKs);
   const trust = await TrustStore.fromCAs(bundle.cas);
   const keys = await generateEd25519KeyPair(true);
+  // The runtime presents a certificate of the OLDEST trusted CA: during a rotation
+  // ([new, old]) hosts that only know the old CA must still reach the runtime to
+  // learn the new bundle; workload certificates come from the primary as usual.
   const certificate = await issueWorkloadCert({
-    ca: bundle.primary,
+    ca: bundle.cas[bundle.cas.length - 1],
     spiffeId: spiffeId("runtime", config.runtimeId),
     publicKey: await rawPublicKey(keys.publicKey),
     ttlMs: RUNTIME_CERT_TTL_MS,

@@ -1,15 +1,21 @@
-// `npm start`: a development runtime on the embedded default (SQLite), with a
-// configuration generated on first use under .francis-dev/ (git-ignored), so a
-// fresh clone needs no file written by hand.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+// `npm start`: a development cluster on the embedded default (SQLite): the
+// runtime under Deno and one worker under Bun pinned to its CA. The
+// configuration is generated on first use under .francis-dev/ (git-ignored),
+// so a fresh clone needs no file written by hand. Ctrl-C stops both.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { genPSK } from "../runtime/main.ts";
+import { parseRuntimeConfig } from "../lib/config/mod.ts";
+import { freePort } from "../lib/transport/client.ts";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const devDir = `${root}.francis-dev`;
 const configPath = `${devDir}/config.yaml`;
 const deno = `${root}node_modules/.bin/deno`;
+const bun = `${root}node_modules/.bin/bun`;
+const denoFlags = ["run", "--quiet", "--allow-read", "--allow-env", "--allow-net", "--allow-write"];
 
 if (!existsSync(configPath)) {
   mkdirSync(devDir, { recursive: true, mode: 0o700 });
@@ -32,29 +38,83 @@ if (!existsSync(configPath)) {
   );
   console.log(`Wrote a development configuration to ${configPath}`);
 }
+const config = parseRuntimeConfig(readFileSync(configPath, "utf8"), { path: configPath }, {});
+const hostPSK = config.bootstrap.method === "psk" ? config.bootstrap.hostPSK : "";
 
-const runtime = (command: string) =>
-  spawnSync(deno, [
-    "run",
-    "--quiet",
-    "--allow-read",
-    "--allow-env",
-    "--allow-net",
-    "--allow-write",
-    `${root}runtime/main.ts`,
-    command,
-    "--config",
-    configPath,
-  ], { encoding: "utf8" });
-
-const printed = runtime("print-ca");
+const printed = spawnSync(deno, [
+  ...denoFlags,
+  `${root}runtime/main.ts`,
+  "print-ca",
+  "--config",
+  configPath,
+], {
+  encoding: "utf8",
+});
 if (printed.status !== 0) {
   process.stderr.write(printed.stderr);
   process.exit(printed.status ?? 1);
 }
 writeFileSync(`${devDir}/ca.pem`, printed.stdout);
-console.log(`Cluster CA (print-ca, under Deno), saved to ${devDir}/ca.pem:\n`);
-console.log(printed.stdout);
-console.log("Workers pin it with --pinned-ca .francis-dev/ca.pem.");
-console.log("The runtime server (serve) and workers arrive with the next milestone;");
-console.log("until then `npm start` stops after deriving and printing the CA.");
+console.log(`Cluster CA (print-ca), saved to ${devDir}/ca.pem:\n\n${printed.stdout}`);
+
+const children: ChildProcess[] = [];
+const stopAll = () => {
+  for (const child of children) child.kill("SIGTERM");
+};
+process.on("SIGINT", stopAll);
+process.on("SIGTERM", stopAll);
+
+const runtime = spawn(deno, [
+  ...denoFlags,
+  `${root}runtime/main.ts`,
+  "serve",
+  "--config",
+  configPath,
+], {
+  stdio: ["ignore", "inherit", "inherit"],
+});
+children.push(runtime);
+runtime.once("exit", (code) => {
+  stopAll();
+  process.exitCode = code ?? 0;
+});
+
+const runtimeAddress = `127.0.0.1:${config.bind.port}`;
+const control = `127.0.0.1:${await freePort()}`;
+const workerArgs = [
+  "--runtime-address",
+  runtimeAddress,
+  "--pinned-ca",
+  `${devDir}/ca.pem`,
+  "--address",
+  `127.0.0.1:${await freePort()}`,
+  "--control-address",
+  control,
+];
+const worker = spawn(bun, [`${root}worker/main.ts`, ...workerArgs], {
+  cwd: root,
+  env: { ...process.env, FRANCIS_HOST_BOOTSTRAP_PSK: hostPSK },
+  stdio: ["ignore", "inherit", "inherit"],
+});
+children.push(worker);
+
+// Show the worker's identity once it is up.
+for (let i = 0; i < 100; i++) {
+  await new Promise((r) => setTimeout(r, 200));
+  const status = await new Promise<string | undefined>((resolve) => {
+    http.get(`http://${control}/status`, (res) => {
+      let body = "";
+      res.on("data", (d) => body += d);
+      res.on("end", () => resolve(res.statusCode === 200 ? body : undefined));
+    }).on("error", () => resolve(undefined));
+  });
+  if (status) {
+    console.log(`\nWorker up: GET http://${control}/status -> ${status}`);
+    console.log(
+      `More workers: FRANCIS_HOST_BOOTSTRAP_PSK=<bootstrap.hostPSK from ${configPath}> ` +
+        `bun run worker -- --runtime-address ${runtimeAddress} --pinned-ca .francis-dev/ca.pem`,
+    );
+    console.log("Ctrl-C stops the cluster.");
+    break;
+  }
+}

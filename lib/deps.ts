@@ -16,6 +16,5 @@ export * as v from "npm:valibot@^1.5.0";
 export { parse as parseYAML } from "npm:yaml@^2.9.1";
 export { Hono } from "npm:hono@^4.13.23";
 export type { Context, MiddlewareHandler } from "npm:hono@^4.13.23";
-export { bodyLimit } from "npm:hono@^4.13.23/body-limit";
 export { getRequestListener } from "npm:@hono/node-server@^2.1.11";
 export * as jose from "npm:jose@^6.2.19";

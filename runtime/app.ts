@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { toBase64, toHex } from "../lib/bytes.ts";
+import { concatBytes, toBase64, toHex } from "../lib/bytes.ts";
 import type { RuntimeConfig } from "../lib/config/mod.ts";
-import { bodyLimit, type Context, Hono, type MiddlewareHandler } from "../lib/deps.ts";
+import { type Context, Hono, type MiddlewareHandler } from "../lib/deps.ts";
 import { FrancisError } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
 import {
@@ -82,17 +82,6 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
   });
   app.notFound((c) =>
     c.json(errorBody("ERR_NOT_FOUND", `No route ${c.req.method} ${c.req.path}`), 404)
-  );
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: MAX_RUNTIME_BODY_BYTES,
-      onError: (c) =>
-        c.json(
-          errorBody("ERR_BODY_TOO_LARGE", `Body larger than ${MAX_RUNTIME_BODY_BYTES} bytes`),
-          413,
-        ),
-    }),
   );
 
   app.get(Routes.health, (c) => c.json({ status: "ok" }));
@@ -270,17 +259,45 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
   return app;
 }
 
-/** The request body as JSON; `optional` accepts an empty body as `{}`. */
+/**
+ * The request body as a JSON object, read with a size cap whether or not the
+ * client sent a content-length; `optional` accepts an empty body as `{}`.
+ */
 async function readJson(c: Context<Env>, optional = false): Promise<unknown> {
-  const text = await c.req.text();
+  const text = await readBody(c.req.raw, MAX_RUNTIME_BODY_BYTES);
   if (optional && text === "") return {};
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new FrancisError("ERR_UNSUPPORTED_MEDIA_TYPE", "Body must be application/json");
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new FrancisError("ERR_BAD_REQUEST", "Body is not valid JSON");
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FrancisError("ERR_BAD_REQUEST", "Body must be a JSON object");
+  }
+  return value;
+}
+
+async function readBody(request: Request, limit: number): Promise<string> {
+  const tooLarge = () => new FrancisError("ERR_BODY_TOO_LARGE", `Body larger than ${limit} bytes`);
+  if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge();
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder("utf-8", { fatal: false }).decode(concatBytes(...chunks));
 }

@@ -4,7 +4,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import https from "node:https";
-import net from "node:net";
 import { join } from "node:path";
 import process from "node:process";
 import { toBase64 } from "../../lib/bytes.ts";
@@ -33,17 +32,8 @@ import { tempDir } from "./tmp.ts";
 
 // --- The runtime process ----------------------------------------------------
 
-/** A port nothing listens on right now (the system picks it). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from "../../lib/transport/client.ts";
+import { freePort } from "../../lib/transport/client.ts";
 
 /** How a runtime process ended. */
 export interface Exit {
@@ -58,6 +48,8 @@ export interface RuntimeProcess {
   readonly port: number;
   /** The configuration file it was started with. */
   readonly configPath: string;
+  /** The extra environment it was started with. */
+  readonly env: Record<string, string>;
   /** Every stderr line so far (the log, including the audit lines). */
   readonly lines: readonly string[];
   /** Whether the process has exited. */
@@ -203,6 +195,7 @@ export async function startRuntimeProcess(
     address: `127.0.0.1:${port}`,
     port,
     configPath,
+    env: options.env ?? {},
     lines,
     get exited() {
       return exit !== undefined;
@@ -233,8 +226,8 @@ export async function startRuntimeProcess(
 }
 
 /** What `runtime/main.ts print-ca` prints for the configuration at `configPath`. */
-export function printCA(configPath: string): string {
-  const r = runScript("deno", "runtime/main.ts", ["print-ca", "-config", configPath]);
+export function printCA(configPath: string, env: Record<string, string> = {}): string {
+  const r = runScript("deno", "runtime/main.ts", ["print-ca", "-config", configPath], { env });
   if (r.status !== 0) throw new Error(`print-ca failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }

@@ -1,0 +1,298 @@
+// A real worker process (Bun, `worker/main.ts`) for end-to-end tests: start it
+// with flags and environment, wait until its control server answers, read its
+// log, stop it; or run it to its exit for the failure cases.
+import { type ChildProcess, spawn } from "node:child_process";
+import http from "node:http";
+import process from "node:process";
+import type { HostStatus } from "../../worker/host.ts";
+import { BUN, ROOT } from "./processes.ts";
+import { freePort } from "./runtime_process.ts";
+
+/** How a worker process ended. */
+export interface WorkerExit {
+  code: number | null;
+  signal: string | null;
+}
+
+/** A running `worker/main.ts`. */
+export interface WorkerProcess {
+  /** `127.0.0.1:<port>` of the control server (plain HTTP). */
+  readonly controlAddress: string;
+  /** `127.0.0.1:<port>` of the peer server (mTLS). */
+  readonly peerAddress: string;
+  /** Every stderr line so far (the log). */
+  readonly lines: readonly string[];
+  /** The whole stderr so far. */
+  readonly stderr: string;
+  /** Whether the process has exited. */
+  readonly exited: boolean;
+  /** `GET /status` of the control server. */
+  status(): Promise<HostStatus>;
+  /** Polls `/status` until `predicate` holds; resolves with that status. */
+  waitForStatus(predicate: (s: HostStatus) => boolean, timeoutMs?: number): Promise<HostStatus>;
+  /** Resolves with the first stderr line matching `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** SIGTERM; resolves with how it exited (throws if it outlives `timeoutMs`). */
+  stop(timeoutMs?: number): Promise<WorkerExit>;
+  /** SIGKILL; resolves once it is gone. */
+  kill(): Promise<WorkerExit>;
+}
+
+/** What to start. */
+export interface WorkerProcessOptions {
+  /**
+   * The worker's flags. `--address` and `--control-address` are added on free
+   * loopback ports unless given.
+   */
+  flags: string[];
+  /** Environment variables besides PATH, HOME and NO_COLOR (nothing else is inherited). */
+  env?: Record<string, string>;
+  /** How long to wait for `/status` to answer (default 20 s). */
+  readyTimeoutMs?: number;
+}
+
+const running = new Set<ChildProcess>();
+function killAll(): void {
+  for (const child of running) signal(child, "SIGKILL");
+  running.clear();
+}
+
+// process.kill by pid, not child.kill(): under Deno, child.kill() makes the exit
+// event report the signal sent even when the worker handled it and exited 0.
+function signal(child: ChildProcess, name: "SIGTERM" | "SIGKILL"): void {
+  try {
+    process.kill(child.pid!, name);
+  } catch {
+    // already gone
+  }
+}
+process.on("exit", killAll);
+globalThis.addEventListener?.("unload", killAll);
+
+/** A child process with its stderr split into lines and its exit as a promise. */
+interface Spawned {
+  child: ChildProcess;
+  lines: string[];
+  text: () => string;
+  exited: Promise<WorkerExit>;
+  exit: () => WorkerExit | undefined;
+  waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
+}
+
+function spawnWorker(flags: string[], env: Record<string, string> = {}): Spawned {
+  const child = spawn(BUN, [`${ROOT}worker/main.ts`, ...flags], {
+    // Bun reads bunfig.toml (the npm: resolver) from the working directory.
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  running.add(child);
+  const lines: string[] = [];
+  let all = "";
+  let partial = "";
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (chunk: string) => {
+    all += chunk;
+    const parts = (partial + chunk).split("\n");
+    partial = parts.pop()!;
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  });
+  let exit: WorkerExit | undefined;
+  // "close" (not "exit"): stderr has been read to its end by then.
+  const exited = new Promise<WorkerExit>((resolve) => {
+    child.once("close", (code, signal) => {
+      running.delete(child);
+      if (partial !== "") lines.push(partial);
+      partial = "";
+      exit = { code, signal };
+      resolve(exit);
+    });
+  });
+  const tail = () => [...lines, partial].slice(-20).join("\n");
+  const waitForLine = (pattern: RegExp, timeoutMs: number): Promise<string> => {
+    const seen = lines.find((l) => pattern.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise<string>((resolve, reject) => {
+      const waiter = {
+        pattern,
+        resolve: (line: string) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(
+          new Error(`no worker log line matched ${pattern} within ${timeoutMs} ms:\n${tail()}`),
+        );
+      }, timeoutMs);
+      waiters.push(waiter);
+      exited.then(() => {
+        if (!waiters.includes(waiter)) return;
+        waiters.splice(waiters.indexOf(waiter), 1);
+        clearTimeout(timer);
+        reject(new Error(`worker exited (${JSON.stringify(exit)}) before ${pattern}:\n${tail()}`));
+      });
+    });
+  };
+  return { child, lines, text: () => all, exited, exit: () => exit, waitForLine };
+}
+
+/** One plain HTTP GET; resolves with status and parsed JSON body. */
+function getJson(address: string, path: string): Promise<{ status: number; body: unknown }> {
+  const [hostname, port] = address.split(":");
+  return new Promise((resolve, reject) => {
+    const req = http.get({ hostname, port: Number(port), path, agent: false }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => text += c);
+      res.on("error", reject);
+      res.on("end", () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on("error", reject);
+    req.setTimeout(2_000, () => req.destroy(new Error(`no answer to GET ${path}`)));
+  });
+}
+
+function hasFlag(flags: readonly string[], name: string): boolean {
+  return flags.some((f) => f === name || f.startsWith(`${name}=`));
+}
+
+/**
+ * Starts a worker and resolves once `GET /status` answers 200; rejects (after
+ * killing it) when it exits first or does not answer within the timeout.
+ */
+export async function startWorker(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const flags = [...options.flags];
+  if (!hasFlag(flags, "--address")) flags.push("--address", `127.0.0.1:${await freePort()}`);
+  if (!hasFlag(flags, "--control-address")) {
+    flags.push("--control-address", `127.0.0.1:${await freePort()}`);
+  }
+  const valueOf = (name: string) => {
+    const i = flags.lastIndexOf(name);
+    return i >= 0 ? flags[i + 1] : flags.findLast((f) => f.startsWith(`${name}=`))!.split("=")[1];
+  };
+  const controlAddress = valueOf("--control-address");
+  const peerAddress = valueOf("--address");
+  const w = spawnWorker(flags, options.env);
+
+  const status = async (): Promise<HostStatus> => {
+    const r = await getJson(controlAddress, "/status");
+    if (r.status !== 200) {
+      throw new Error(`/status answered ${r.status}: ${JSON.stringify(r.body)}`);
+    }
+    return r.body as HostStatus;
+  };
+
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+  for (;;) {
+    if (w.exit()) {
+      throw new Error(
+        `worker exited (${JSON.stringify(w.exit())}) before it was ready:\n${w.text()}`,
+      );
+    }
+    try {
+      await status();
+      break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      signal(w.child, "SIGKILL");
+      await w.exited;
+      throw new Error(`worker's /status did not answer within the timeout:\n${w.text()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  return {
+    controlAddress,
+    peerAddress,
+    lines: w.lines,
+    get stderr() {
+      return w.text();
+    },
+    get exited() {
+      return w.exit() !== undefined;
+    },
+    status,
+    async waitForStatus(predicate, timeoutMs = 10_000): Promise<HostStatus> {
+      const until = Date.now() + timeoutMs;
+      let last: HostStatus | undefined;
+      while (Date.now() < until) {
+        last = await status();
+        if (predicate(last)) return last;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`/status never matched within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
+    },
+    waitForLine: (pattern, timeoutMs = 5_000) => w.waitForLine(pattern, timeoutMs),
+    async stop(timeoutMs = 5_000): Promise<WorkerExit> {
+      if (w.exit()) return w.exit()!;
+      signal(w.child, "SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), timeoutMs));
+      const outcome = await Promise.race([w.exited, late]);
+      clearTimeout(timer);
+      if (outcome === "late") {
+        signal(w.child, "SIGKILL");
+        await w.exited;
+        throw new Error(`worker did not exit within ${timeoutMs} ms of SIGTERM:\n${w.text()}`);
+      }
+      return outcome;
+    },
+    async kill(): Promise<WorkerExit> {
+      if (w.exit()) return w.exit()!;
+      signal(w.child, "SIGKILL");
+      return await w.exited;
+    },
+  };
+}
+
+/** How a worker that was expected to give up ended. */
+export interface RunResult {
+  /** The exit status, or `null` when it was killed at the timeout. */
+  code: number | null;
+  stderr: string;
+}
+
+/**
+ * Runs a worker until it exits by itself (a usage error or a definitive
+ * rejection); kills it at `timeoutMs` and reports `code: null` then. Runs
+ * asynchronously, so relays and servers in this process keep serving.
+ */
+export async function runToExit(
+  flags: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<RunResult> {
+  const w = spawnWorker(flags, env);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    signal(w.child, "SIGKILL");
+  }, timeoutMs);
+  const exit = await w.exited;
+  clearTimeout(timer);
+  return { code: timedOut ? null : exit.code, stderr: w.text() };
+}

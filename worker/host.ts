@@ -18,6 +18,7 @@ import {
   type Grant,
   isDefinitive,
   RuntimeClient,
+  RuntimeRefusal,
 } from "./runtime_client.ts";
 
 /** How to run a remote host. */
@@ -218,6 +219,7 @@ export class RemoteHost {
   }
 
   // Every runtime address is tried in order; a definitive refusal ends the attempt at once.
+  // Bootstrap runs on a connection of its own, so the current identity stays usable meanwhile.
   async #bootstrap(): Promise<Grant> {
     const registration = {
       address: this.#advertised,
@@ -227,7 +229,6 @@ export class RemoteHost {
       for (let i = 0; i < this.#runtime.addresses.length; i++) {
         if (this.#stopped) throw new FrancisError("ERR_UNAVAILABLE", "The host was stopped");
         try {
-          this.#runtime.resetIdentity();
           const grant = await this.#runtime.bootstrap(this.#credential!, registration);
           this.#adopt(grant);
           this.#logger.info("bootstrapped", {
@@ -248,6 +249,29 @@ export class RemoteHost {
     }
   }
 
+  #rebootstrapping?: Promise<void>;
+
+  // In the background a definitive refusal cannot end the process: it is logged
+  // loudly, the current identity is kept, and the next cycle tries again.
+  #rebootstrap(reason: string): Promise<void> {
+    this.#rebootstrapping ??= (async () => {
+      this.#logger.warn("bootstrapping again", { reason });
+      try {
+        await this.#bootstrap();
+      } catch (err) {
+        if (!this.#stopped) {
+          this.#logger.error("bootstrap refused; keeping the current certificate", {
+            error: String((err as Error).message ?? err),
+            code: err instanceof FrancisError ? err.code : undefined,
+          });
+        }
+      } finally {
+        this.#rebootstrapping = undefined;
+      }
+    })();
+    return this.#rebootstrapping;
+  }
+
   #adopt(grant: Grant): void {
     this.#grant = grant;
     this.#runtime.useIdentity(grant.identity, grant.trust);
@@ -260,21 +284,26 @@ export class RemoteHost {
     const remaining = this.#requireGrant().notAfter.getTime() - Date.now();
     const delay = attempt === 0 ? remaining * (0.4 + Math.random() * 0.2) : backoffDelay(attempt);
     this.#after(Math.max(0, delay), async () => {
+      let next = 0;
       try {
         if (Date.now() >= this.#requireGrant().notAfter.getTime()) {
-          this.#logger.warn("certificate expired; bootstrapping again");
-          this.#adopt(await this.#bootstrap());
+          await this.#rebootstrap("certificate expired");
         } else {
           this.#adopt(await this.#runtime.renew());
           this.#logger.info("certificate renewed", {
             notAfter: this.#grant!.notAfter.toISOString(),
           });
         }
-        this.#scheduleRenewal();
       } catch (err) {
-        this.#logger.warn("renewal failed, will retry", { error: String(err) });
-        if (!isDefinitive(err)) this.#runtime.failover();
-        this.#scheduleRenewal(attempt + 1);
+        if (refusesHost(err)) {
+          await this.#rebootstrap((err as FrancisError).code);
+        } else {
+          this.#logger.warn("renewal failed, will retry", { error: String(err) });
+          this.#runtime.failover();
+          next = attempt + 1;
+        }
+      } finally {
+        this.#scheduleRenewal(next);
       }
     });
   }
@@ -282,18 +311,16 @@ export class RemoteHost {
   // Health reports also carry the runtime's CA bundle: that is how rotation reaches hosts.
   #scheduleHeartbeat(delay: number): void {
     this.#after(delay, async () => {
-      const interval = Math.max(200, Math.floor(this.#requireGrant().healthCheckDeadlineMs / 3));
       try {
         const beat = await this.#runtime.heartbeat(this.#options.actorTypes);
-        if (beat.trust.pem !== this.#grant!.trust.pem) {
-          this.#adopt({ ...this.#grant!, trust: beat.trust });
+        const grant = this.#requireGrant();
+        if (beat.trust.pem !== grant.trust.pem) {
+          this.#adopt({ ...grant, trust: beat.trust });
           this.#logger.info("trust bundle updated", { cas: beat.trust.anchors.length });
         }
       } catch (err) {
-        const code = err instanceof FrancisError ? err.code : "";
-        if (code === "ERR_HOST_NOT_REGISTERED" || code.startsWith("ERR_CERT_")) {
-          this.#logger.warn("runtime no longer accepts this host; bootstrapping again", { code });
-          this.#adopt(await this.#bootstrap());
+        if (refusesHost(err)) {
+          await this.#rebootstrap((err as FrancisError).code);
         } else {
           this.#logger.warn("health check failed", {
             runtime: this.#runtime.current,
@@ -301,8 +328,11 @@ export class RemoteHost {
           });
           this.#runtime.failover();
         }
+      } finally {
+        this.#scheduleHeartbeat(
+          Math.max(200, Math.floor(this.#requireGrant().healthCheckDeadlineMs / 3)),
+        );
       }
-      this.#scheduleHeartbeat(interval);
     });
   }
 
@@ -325,4 +355,12 @@ export class RemoteHost {
       status: 404,
     });
   }
+}
+
+// The runtime itself says it no longer knows or accepts this host's certificate
+// (a local failure to verify the runtime is not that: it is a transport error).
+function refusesHost(err: unknown): boolean {
+  return err instanceof RuntimeRefusal &&
+    (err.code === "ERR_HOST_NOT_REGISTERED" ||
+      (err.status === 401 && err.code.startsWith("ERR_CERT_")));
 }

@@ -164,28 +164,37 @@ function hostOptions(flags: Flags, env: NodeJS.ProcessEnv): RemoteHostOptions {
 
 /** Runs the worker until a signal; returns the exit status. */
 export async function main(args: readonly string[], env = process.env): Promise<number> {
-  let host: RemoteHost;
-  let logger;
-  try {
-    if (args.includes("--help") || args.includes("-h")) {
-      process.stdout.write(USAGE + "\n");
-      return 0;
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(USAGE + "\n");
+    return 0;
+  }
+  let host: RemoteHost | undefined;
+  // Signals are handled from the start: SIGTERM while still bootstrapping is a clean stop too.
+  let signalled = false;
+  const stopped = new Promise<void>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => {
+        signalled = true;
+        resolve();
+        host?.stop();
+      });
     }
+  });
+  try {
     const flags = parseFlags(args);
     const options = hostOptions(flags, env);
-    logger = options.logger!;
+    const logger = options.logger!;
     host = new RemoteHost(options);
     await host.start();
     const control = await serveControl(host, flags.controlAddress);
     const { hostname } = splitAddress(flags.controlAddress, { allowZero: true });
     logger.info("control server listening", { url: `http://${hostname}:${control.port}` });
-    await new Promise<void>((resolve) => {
-      for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
-    });
+    await stopped;
     await control.close();
     await host.stop();
     return 0;
   } catch (err) {
+    if (signalled) return 0;
     if (
       err instanceof UsageError || (err instanceof FrancisError && err.code === "ERR_HOST_CONFIG")
     ) {

@@ -68,13 +68,26 @@ export function isDefinitive(err: unknown): boolean {
   return err instanceof FrancisError && DEFINITIVE.has(err.code);
 }
 
+/** A refusal the runtime itself answered (HTTP status and error body), as opposed to a transport failure. */
+export class RuntimeRefusal extends FrancisError {
+  /** The HTTP status. */
+  readonly status: number;
+
+  /** Wraps the runtime's error answer. */
+  constructor(code: ErrorCode, message: string, status: number) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
 /** Talks to the runtime(s) on behalf of one host. */
 export class RuntimeClient {
   readonly addresses: readonly string[];
   #current = 0;
-  #pinned: TrustStore | undefined;
-  #trust: TrustStore | undefined;
+  readonly #pinned: TrustStore | undefined;
+  /** The host's own client: its certificate, and the trust bundle the runtime handed out. */
   #client: MtlsClient;
+  #hasIdentity = false;
 
   /**
    * @param addresses runtime addresses, tried in order
@@ -84,7 +97,6 @@ export class RuntimeClient {
     if (addresses.length === 0) throw new TypeError("At least one runtime address is required");
     this.addresses = addresses;
     this.#pinned = pinned;
-    this.#trust = pinned;
     this.#client = new MtlsClient({ trust: pinned, timeoutMs: 15_000, maxSockets: 4 });
   }
 
@@ -98,16 +110,15 @@ export class RuntimeClient {
     this.#current = (this.#current + 1) % this.addresses.length;
   }
 
-  /** Uses `identity` and `trust` for every later call. */
-  useIdentity(identity: TlsIdentity | undefined, trust: TrustStore): void {
-    this.#trust = trust;
+  /** Uses `identity` and `trust` for every later host call. */
+  useIdentity(identity: TlsIdentity, trust: TrustStore): void {
+    this.#hasIdentity = true;
     this.#client.update({ identity, trust });
   }
 
-  /** Forgets the host identity (before a fresh bootstrap); trust falls back to the pinned CAs. */
-  resetIdentity(): void {
-    this.#trust = this.#pinned;
-    this.#client.update({ identity: undefined, trust: this.#pinned });
+  /** Uses a new trust bundle (from a health report) with the current identity. */
+  useTrust(trust: TrustStore): void {
+    this.#client.update({ trust });
   }
 
   /** Closes pooled connections. */
@@ -115,15 +126,15 @@ export class RuntimeClient {
     this.#client.close();
   }
 
-  async #call(call: CallOptions): Promise<CallResult> {
-    const expect = this.#trust ? { kind: "runtime" as const } : undefined;
+  async #call(client: MtlsClient, call: CallOptions, pinnedOnly: boolean): Promise<CallResult> {
+    const expect = pinnedOnly && !this.#pinned ? undefined : { kind: "runtime" as const };
     let result: CallResult;
     try {
-      result = await this.#client.request(this.current, { ...call, expect });
+      result = await client.request(this.current, { ...call, expect });
     } catch (err) {
       // A runtime that does not chain to the pinned CA is refused before any credential is sent.
       if (
-        err instanceof FrancisError && this.#pinned && this.#trust === this.#pinned &&
+        pinnedOnly && this.#pinned && err instanceof FrancisError &&
         err.code.startsWith("ERR_CERT_")
       ) {
         throw new FrancisError(
@@ -134,93 +145,132 @@ export class RuntimeClient {
       }
       throw err;
     }
-    if (result.status >= 400) throw errorFromResponse(this.current, result);
+    if (result.status >= 400) throw refusalFrom(this.current, result);
     return result;
   }
 
-  /** Bootstraps: proves the credential, sends a CSR for a fresh key, verifies the grant. */
+  /** A host call, with the host certificate. */
+  #hostCall(call: CallOptions): Promise<CallResult> {
+    if (!this.#hasIdentity) throw new TypeError("The host has no certificate yet");
+    return this.#call(this.#client, call, false);
+  }
+
+  /**
+   * Bootstraps on a connection of its own (pinned CAs or unpinned, no host
+   * certificate), so a failed attempt leaves the host's current identity intact:
+   * proves the credential, sends a CSR for a fresh key, verifies the grant.
+   */
   async bootstrap(
     credential: BootstrapCredential,
     registration: { address?: string; actorTypes: string[] },
   ): Promise<Grant> {
-    const keys = await generateEd25519KeyPair(true);
-    const csr = toBase64(await createCSR(keys));
-    let body: Record<string, unknown>;
-    if (credential.method === "psk") {
-      const clientNonce = newNonce();
-      const res = await this.#call({
+    const anonymous = new MtlsClient({ trust: this.#pinned, timeoutMs: 15_000, maxSockets: 1 });
+    try {
+      const keys = await generateEd25519KeyPair(true);
+      const csr = toBase64(await createCSR(keys));
+      let body: Record<string, unknown>;
+      let provenCert: Uint8Array | undefined;
+      if (credential.method === "psk") {
+        const clientNonce = newNonce();
+        const res = await this.#call(anonymous, {
+          method: "POST",
+          path: Routes.challenge,
+          body: { clientNonce: toBase64(clientNonce) },
+        }, true);
+        const challenge = parseResponse(ChallengeResponse, res.body, "challenge response");
+        // cb is the certificate this TLS connection presented: a relay that terminates TLS
+        // shows another one, so the runtime's proof cannot verify and nothing secret is sent.
+        const cb = await channelBinding(res.serverCertDer);
+        const transcript = bootstrapTranscript(clientNonce, challenge.serverNonce, cb);
+        await verifyServerProof(credential.keys, transcript, challenge.serverProof);
+        provenCert = res.serverCertDer;
+        body = {
+          method: "psk",
+          challengeId: challenge.challengeId,
+          clientProof: toBase64(await clientProof(credential.keys, transcript)),
+        };
+      } else {
+        body = { method: "jwt", token: await credential.token() };
+      }
+      const res = await this.#call(anonymous, {
         method: "POST",
-        path: Routes.challenge,
-        body: { clientNonce: toBase64(clientNonce) },
-      });
-      const challenge = parseWire(ChallengeResponse, res.body, "challenge response");
-      // cb is the certificate this TLS connection presented: a relay that terminates TLS
-      // shows another one, so the runtime's proof cannot verify and nothing secret is sent.
-      const cb = await channelBinding(res.serverCertDer);
-      const transcript = bootstrapTranscript(clientNonce, challenge.serverNonce, cb);
-      await verifyServerProof(credential.keys, transcript, challenge.serverProof);
-      body = {
-        method: "psk",
-        challengeId: challenge.challengeId,
-        clientProof: toBase64(await clientProof(credential.keys, transcript)),
-      };
-    } else {
-      body = { method: "jwt", token: await credential.token() };
+        path: Routes.register,
+        body: { ...body, csr, ...registration },
+      }, true);
+      // The grant must come from the runtime whose proof we checked: the same certificate
+      // (only its key holder can present it), else a meddler could answer this call alone.
+      if (provenCert && toHex(res.serverCertDer) !== toHex(provenCert)) {
+        throw new FrancisError(
+          "ERR_BOOTSTRAP_BAD_SERVER_PROOF",
+          "The registration was answered by another server than the one that proved the PSK",
+        );
+      }
+      return await acceptGrant(res.body, keys, res.serverCertDer);
+    } finally {
+      anonymous.close();
     }
-    const res = await this.#call({
-      method: "POST",
-      path: Routes.register,
-      body: { ...body, csr, ...registration },
-    });
-    return await acceptGrant(res.body, keys);
   }
 
   /** Renews the certificate with a fresh key, over mTLS. */
   async renew(): Promise<Grant> {
     const keys = await generateEd25519KeyPair(true);
-    const res = await this.#call({
+    const res = await this.#hostCall({
       method: "POST",
       path: Routes.renew,
       body: { csr: toBase64(await createCSR(keys)) },
     });
-    return await acceptGrant(res.body, keys);
+    return await acceptGrant(res.body, keys, res.serverCertDer);
   }
 
   /** Reports health; returns the runtime's deadline and its current CA bundle. */
   async heartbeat(
     actorTypes?: string[],
   ): Promise<v.InferOutput<typeof HeartbeatResponse> & { trust: TrustStore }> {
-    const res = await this.#call({
+    const res = await this.#hostCall({
       method: "POST",
       path: Routes.heartbeat,
       body: actorTypes ? { actorTypes } : {},
     });
-    const beat = parseWire(HeartbeatResponse, res.body, "health check response");
+    const beat = parseResponse(HeartbeatResponse, res.body, "health check response");
     return { ...beat, trust: await TrustStore.fromPem(beat.caBundle) };
   }
 
   /** This host's registration. */
   async self(): Promise<v.InferOutput<typeof HostRecord>> {
-    const res = await this.#call({ method: "GET", path: Routes.self });
-    return parseWire(HostRecord, res.body, "registration");
+    const res = await this.#hostCall({ method: "GET", path: Routes.self });
+    return parseResponse(HostRecord, res.body, "registration");
   }
 
   /** Removes this host's registration. */
   async unregister(): Promise<void> {
-    await this.#call({ method: "DELETE", path: Routes.self });
+    await this.#hostCall({ method: "DELETE", path: Routes.self });
+  }
+}
+
+/** A runtime answer checked against its schema; a bad one is ERR_BAD_RESPONSE (transient). */
+function parseResponse<S extends v.GenericSchema>(
+  schema: S,
+  data: unknown,
+  what: string,
+): v.InferOutput<S> {
+  try {
+    return parseWire(schema, data, what);
+  } catch (err) {
+    throw new FrancisError("ERR_BAD_RESPONSE", (err as Error).message, { cause: err });
   }
 }
 
 // The grant must certify exactly the key we generated, for the identity it names,
-// under the CA bundle it carries: otherwise it is useless or a substitution.
-async function acceptGrant(data: unknown, keys: CryptoKeyPair): Promise<Grant> {
-  let grant: v.InferOutput<typeof CertificateGrant>;
-  try {
-    grant = parseWire(CertificateGrant, data, "certificate grant");
-  } catch (err) {
-    throw new FrancisError("ERR_BAD_RESPONSE", (err as Error).message, { cause: err });
-  }
+// under the CA bundle it carries, which must also certify the runtime that sent it:
+// otherwise it is useless or a substitution.
+async function acceptGrant(
+  data: unknown,
+  keys: CryptoKeyPair,
+  runtimeCertDer: Uint8Array,
+): Promise<Grant> {
+  const grant = parseResponse(CertificateGrant, data, "certificate grant");
   const trust = await TrustStore.fromPem(grant.caBundle);
+  await verifyPeerChain([runtimeCertDer], trust, { kind: "runtime" });
   const [der] = fromPem(grant.certificate, "CERTIFICATE");
   const peer = await verifyPeerChain([der], trust, { kind: "host", id: grant.hostId });
   const ours = await rawPublicKey(keys.publicKey);
@@ -237,13 +287,16 @@ async function acceptGrant(data: unknown, keys: CryptoKeyPair): Promise<Grant> {
   };
 }
 
-function errorFromResponse(address: string, result: CallResult): FrancisError {
+function refusalFrom(address: string, result: CallResult): RuntimeRefusal {
   const error = (result.body as { error?: { code?: unknown; message?: unknown } })?.error;
   const code = typeof error?.code === "string" ? error.code as ErrorCode : undefined;
   const message = typeof error?.message === "string" ? error.message : `HTTP ${result.status}`;
-  if (code) return new FrancisError(code, `Runtime ${address} refused: ${message}`);
-  return new FrancisError(
+  if (code) {
+    return new RuntimeRefusal(code, `Runtime ${address} refused: ${message}`, result.status);
+  }
+  return new RuntimeRefusal(
     result.status >= 500 ? "ERR_UNAVAILABLE" : "ERR_RUNTIME_REJECTED",
     `Runtime ${address} answered HTTP ${result.status}`,
+    result.status,
   );
 }

@@ -65,7 +65,15 @@ export type ErrorCode =
   | "ERR_BAD_RESPONSE"
   | "ERR_RUNTIME_REJECTED"
   | "ERR_PINNED_CA_MISMATCH"
-  | "ERR_HOST_CONFIG";
+  | "ERR_HOST_CONFIG"
+  // The actor plane
+  | "ERR_ACTOR_TYPE_UNKNOWN"
+  | "ERR_ACTOR_METHOD_UNKNOWN"
+  | "ERR_ACTOR_FAILED"
+  | "ERR_ACTOR_OVERLOADED"
+  | "ERR_NO_HOST_FOR_TYPE"
+  | "ERR_NOT_OWNER"
+  | "ERR_HOST_STOPPED";
 
 /** An error with a stable `code`; `name` is always `"FrancisError"`. */
 export class FrancisError extends Error {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { concatBytes, toBase64, toHex } from "../lib/bytes.ts";
+import { toBase64, toHex } from "../lib/bytes.ts";
 import type { RuntimeConfig } from "../lib/config/mod.ts";
 import { type Context, Hono, type MiddlewareHandler } from "../lib/deps.ts";
 import { FrancisError } from "../lib/errors.ts";
@@ -32,12 +32,15 @@ import {
   type Input,
   MAX_RUNTIME_BODY_BYTES,
   parseWire,
+  readJsonBody,
   RegisterRequest,
   RenewRequest,
   Routes,
 } from "../lib/protocol/mod.ts";
 import type { RequestContext } from "../lib/transport/server.ts";
+import { mountActorRoutes } from "./actors.ts";
 import { ChallengeStore } from "./challenges.ts";
+import type { Placement } from "./placement.ts";
 import { FailureLimiter } from "./limits.ts";
 import type { HostRegistration, Store } from "./store/mod.ts";
 
@@ -59,6 +62,8 @@ export interface RuntimeAppDeps {
   /** Token verifier, when bootstrap.method is jwt. */
   tokens?: TokenVerifier;
   logger: Logger;
+  /** Placement decisions. */
+  placement: Placement;
   /** The clock (tests). */
   now?: () => Date;
 }
@@ -105,7 +110,11 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
   app.post(Routes.challenge, limited, async (c) => {
     const keys = deps.bootstrapKeys;
     if (!keys) throw new FrancisError("ERR_BAD_REQUEST", "This runtime uses JWT bootstrap");
-    const { clientNonce } = parseWire(ChallengeRequest, await readJson(c), "challenge request");
+    const { clientNonce } = parseWire(
+      ChallengeRequest,
+      await readJsonBody(c.req.raw, MAX_RUNTIME_BODY_BYTES),
+      "challenge request",
+    );
     const serverNonce = newNonce();
     const cb = await channelBinding(deps.serverCertDer());
     const transcript = bootstrapTranscript(clientNonce, serverNonce, cb);
@@ -121,7 +130,11 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
   });
 
   app.post(Routes.register, limited, async (c) => {
-    const body = parseWire(RegisterRequest, await readJson(c), "registration");
+    const body = parseWire(
+      RegisterRequest,
+      await readJsonBody(c.req.raw, MAX_RUNTIME_BODY_BYTES),
+      "registration",
+    );
     if (body.method !== deps.config.bootstrap.method) {
       throw new FrancisError(
         "ERR_BAD_REQUEST",
@@ -159,6 +172,7 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
       lastSeenAt: at,
       certNotAfter: new Date(grant.notAfter),
       certSerial: grant.serial,
+      generation: 0,
     });
     audit.info("host registered", {
       source: c.env.remoteAddress,
@@ -200,8 +214,12 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
     c.set("hostId", peer.id);
     await next();
   };
-  app.use("/v1/hosts/*", hostOnly);
-  app.use("/v1/certs/*", hostOnly);
+  for (
+    const path of ["/v1/hosts/*", "/v1/certs/*", "/v1/placement", "/v1/state/*", "/v1/alarms/*"]
+  ) {
+    app.use(path, hostOnly);
+  }
+  mountActorRoutes(app, { store: deps.store, placement: deps.placement, now });
 
   const registered = async (c: Context<Env>): Promise<HostRegistration> => {
     const host = await deps.store.getHost(c.get("hostId"));
@@ -237,16 +255,26 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
   });
 
   app.post(Routes.heartbeat, async (c) => {
-    const { actorTypes } = parseWire(HeartbeatRequest, await readJson(c, true), "health check");
+    const { actorTypes } = parseWire(
+      HeartbeatRequest,
+      await readJsonBody(c.req.raw, MAX_RUNTIME_BODY_BYTES, true),
+      "health check",
+    );
     if (!await deps.store.touchHost(c.get("hostId"), now(), actorTypes)) await registered(c);
+    const host = await registered(c);
     return c.json({
       healthCheckDeadlineMs: deps.config.healthCheckDeadline,
       caBundle: deps.bundle().pem,
+      generation: host.generation,
     });
   });
 
   app.post(Routes.renew, async (c) => {
-    const { csr } = parseWire(RenewRequest, await readJson(c), "renewal");
+    const { csr } = parseWire(
+      RenewRequest,
+      await readJsonBody(c.req.raw, MAX_RUNTIME_BODY_BYTES),
+      "renewal",
+    );
     await registered(c);
     const { publicKey } = await verifyCSR(csr);
     const at = now();
@@ -257,47 +285,4 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
   });
 
   return app;
-}
-
-/**
- * The request body as a JSON object, read with a size cap whether or not the
- * client sent a content-length; `optional` accepts an empty body as `{}`.
- */
-async function readJson(c: Context<Env>, optional = false): Promise<unknown> {
-  const text = await readBody(c.req.raw, MAX_RUNTIME_BODY_BYTES);
-  if (optional && text === "") return {};
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new FrancisError("ERR_UNSUPPORTED_MEDIA_TYPE", "Body must be application/json");
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new FrancisError("ERR_BAD_REQUEST", "Body is not valid JSON");
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new FrancisError("ERR_BAD_REQUEST", "Body must be a JSON object");
-  }
-  return value;
-}
-
-async function readBody(request: Request, limit: number): Promise<string> {
-  const tooLarge = () => new FrancisError("ERR_BODY_TOO_LARGE", `Body larger than ${limit} bytes`);
-  if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge();
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return new TextDecoder("utf-8", { fatal: false }).decode(concatBytes(...chunks));
 }

@@ -15,7 +15,11 @@ import { issueWorkloadCert, type WorkloadCert } from "../lib/pki/issue.ts";
 import { spiffeId } from "../lib/pki/spiffe.ts";
 import { TrustStore } from "../lib/pki/verify.ts";
 import { type HttpsServer, serveHttps } from "../lib/transport/server.ts";
+import { toHex } from "../lib/bytes.ts";
+import { MtlsClient } from "../lib/transport/client.ts";
+import { AlarmScheduler } from "./alarms.ts";
 import { createRuntimeApp } from "./app.ts";
+import { Placement } from "./placement.ts";
 import { openStore, type Store } from "./store/mod.ts";
 
 /** The runtime's own certificate lifetime. */
@@ -60,23 +64,47 @@ export async function startRuntime(
   });
   const store = options.store ?? openStore(config.provider);
   const { bootstrap } = config;
+  const placement = new Placement(store, config.healthCheckDeadline);
   const app = createRuntimeApp({
     config,
     bundle: () => bundle,
     serverCertDer: () => certificate.certDer,
     store,
+    placement,
     bootstrapKeys: bootstrap.method === "psk"
       ? await deriveBootstrapKeys(bootstrap.hostPSK)
       : undefined,
     tokens: bootstrap.method === "jwt" ? new JWTVerifier(bootstrap.jwt, store) : undefined,
     logger,
   });
+  const identity = { certPem: certificate.certPem, keyPem: await privateKeyToPem(keys.privateKey) };
+  // Runtime to host calls (alarm deliveries) carry the runtime's own certificate.
+  const client = new MtlsClient({ identity, trust, timeoutMs: config.alarmsLeaseDuration / 2 });
+  let lastPurge = 0;
+  const scheduler = new AlarmScheduler({
+    store,
+    placement,
+    client: () => client,
+    pollIntervalMs: config.alarmsPollInterval,
+    leaseDurationMs: config.alarmsLeaseDuration,
+    owner: `${config.runtimeId}/${toHex(crypto.getRandomValues(new Uint8Array(8)))}`,
+    logger,
+    onTick: async () => {
+      await placement.sweep((hostId, actors) =>
+        logger.warn("host missed its health deadline; its actors move", { hostId, actors })
+      );
+      if (Date.now() - lastPurge > 60_000) {
+        lastPurge = Date.now();
+        await store.purgeExpiredState(lastPurge);
+      }
+    },
+  });
   let server: HttpsServer;
   try {
     server = await serveHttps({
       hostname: config.bind.host,
       port: config.bind.port,
-      tls: { certPem: certificate.certPem, keyPem: await privateKeyToPem(keys.privateKey), trust },
+      tls: { ...identity, trust },
       clientCerts: "optional",
       handler: (request, context) => app.fetch(request, context),
     });
@@ -84,6 +112,7 @@ export async function startRuntime(
     await store.close();
     throw err;
   }
+  scheduler.start();
   logger.info("runtime listening", {
     address: `${config.bind.host || "0.0.0.0"}:${server.port}`,
     runtimeId: config.runtimeId,
@@ -98,7 +127,9 @@ export async function startRuntime(
     bundle,
     certificate,
     async close(): Promise<void> {
+      await scheduler.stop();
       await server.close(config.shutdownGracePeriod);
+      client.close();
       await store.close();
       logger.info("runtime stopped");
     },

@@ -4,5 +4,6 @@
  *
  * @module
  */
+export * from "./body.ts";
 export * from "./errors.ts";
 export * from "./wire.ts";

@@ -21,10 +21,27 @@ export const Routes = {
   self: "/v1/hosts/self",
   heartbeat: "/v1/hosts/self/health",
   renew: "/v1/certs/renew",
+  placement: "/v1/placement",
+  stateGet: "/v1/state/get",
+  stateSet: "/v1/state/set",
+  stateDelete: "/v1/state/delete",
+  alarmSet: "/v1/alarms/set",
+  alarmGet: "/v1/alarms/get",
+  alarmDelete: "/v1/alarms/delete",
 } as const;
 
-/** The largest JSON body the runtime reads on any route. */
+/** Worker peer-server routes (mTLS-only). */
+export const PeerRoutes = {
+  ping: "/v1/peer/ping",
+  invoke: "/v1/peer/invoke",
+  alarm: "/v1/peer/alarm",
+  halt: "/v1/peer/halt",
+} as const;
+
+/** The largest JSON body the runtime reads on a public route. */
 export const MAX_RUNTIME_BODY_BYTES = 64 * 1024;
+/** The largest JSON body on host routes and peer routes (state values, invocation data). */
+export const MAX_PEER_BODY_BYTES = 16 * 1024 * 1024;
 /** The longest bootstrap token accepted. */
 export const MAX_TOKEN_CHARS = 16 * 1024;
 
@@ -101,10 +118,15 @@ export const RenewRequest = v.strictObject({ csr: base64Bytes(1, MAX_CSR_BYTES) 
 
 /** `POST /v1/hosts/self/health`. */
 export const HeartbeatRequest = v.strictObject({ actorTypes: v.optional(actorTypes) });
-/** The runtime's answer to a health check: when the next is due, and the current trust bundle. */
+/**
+ * The runtime's answer to a health check: when the next is due, the current trust
+ * bundle, and the host's generation (when it changes, the runtime took the host's
+ * placements away and the host must drop its activations).
+ */
 export const HeartbeatResponse = v.object({
   healthCheckDeadlineMs: v.pipe(v.number(), v.integer(), v.minValue(1)),
   caBundle: pem,
+  generation: v.optional(v.pipe(v.number(), v.integer()), 0),
 });
 
 /** A host's registration (`GET /v1/hosts/self`). */
@@ -126,6 +148,79 @@ export const WorkerStatus = v.object({
   certNotAfter: isoDate,
   runtime: v.string(),
 });
+
+const actorName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
+);
+const stateKey = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
+const json = v.unknown();
+const actor = { actorType: actorName, actorId: actorName };
+const positiveMs = v.pipe(
+  v.number(),
+  v.integer(),
+  v.minValue(1),
+  v.maxValue(10 * 365 * 86_400_000),
+);
+
+/** `POST /v1/placement`: which host runs this actor (placing it if needed). */
+export const PlacementRequest = v.strictObject(actor);
+/** The owner of an actor. */
+export const PlacementResponse = v.object({ hostId, address: v.string() });
+
+/** `POST /v1/state/get` and `/v1/state/delete`. */
+export const StateKeyRequest = v.strictObject({ ...actor, key: stateKey });
+/** `POST /v1/state/set`. */
+export const StateSetRequest = v.strictObject({
+  ...actor,
+  key: stateKey,
+  value: json,
+  ttlMs: v.optional(positiveMs),
+});
+/** A state value; `found: false` when absent or expired. */
+export const StateGetResponse = v.object({ found: v.boolean(), value: v.optional(json) });
+
+/** `POST /v1/alarms/set`. */
+export const AlarmSetRequest = v.strictObject({
+  ...actor,
+  name: actorName,
+  dueTime: isoDate,
+  intervalMs: v.optional(positiveMs),
+  expiresAt: v.optional(isoDate),
+  data: v.optional(json),
+  maxAttempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100))),
+  retryDelayMs: v.optional(positiveMs),
+});
+/** `POST /v1/alarms/get` and `/v1/alarms/delete`. */
+export const AlarmKeyRequest = v.strictObject({ ...actor, name: actorName });
+/** An alarm as stored, or null. */
+export const AlarmGetResponse = v.object({
+  alarm: v.nullable(v.object({
+    name: v.string(),
+    dueTime: isoDate,
+    intervalMs: v.optional(v.number()),
+    expiresAt: v.optional(isoDate),
+    data: v.optional(json),
+  })),
+});
+
+/** `POST /v1/peer/invoke`, host to host. `requestId` makes a retried call run at most once. */
+export const PeerInvokeRequest = v.strictObject({
+  requestId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{16,64}$/, "must be a request ID")),
+  ...actor,
+  method: actorName,
+  data: v.optional(json),
+});
+/** The actor's result. */
+export const PeerInvokeResponse = v.object({ result: v.optional(json) });
+/** `POST /v1/peer/alarm`, runtime to host. */
+export const PeerAlarmRequest = v.strictObject({
+  ...actor,
+  name: actorName,
+  data: v.optional(json),
+});
+/** `POST /v1/peer/halt`, host to host. */
+export const PeerHaltRequest = v.strictObject(actor);
 
 /** The parsed form of a schema. */
 export type Output<S extends v.GenericSchema> = v.InferOutput<S>;

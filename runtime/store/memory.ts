@@ -3,12 +3,23 @@
  *
  * @module
  */
-import type { HostRegistration, Store } from "./types.ts";
+import type { ActorKey, AlarmRecord, HostRegistration, Store } from "./types.ts";
+
+const k = (key: ActorKey) => JSON.stringify([key.actorType, key.actorId]);
+const sk = (key: ActorKey, name: string) => JSON.stringify([key.actorType, key.actorId, name]);
+
+interface Lease {
+  owner: string;
+  until: number;
+}
 
 /** A store in process memory. */
 export class MemoryStore implements Store {
   #hosts = new Map<string, HostRegistration>();
   #jtis = new Map<string, number>();
+  #placements = new Map<string, string>();
+  #state = new Map<string, { json: string; expiresAt: number | null }>();
+  #alarms = new Map<string, AlarmRecord & { lease?: Lease }>();
 
   putHost(host: HostRegistration): Promise<void> {
     this.#hosts.set(host.hostId, structuredClone(host));
@@ -35,8 +46,9 @@ export class MemoryStore implements Store {
     return Promise.resolve(host !== undefined);
   }
 
-  deleteHost(hostId: string): Promise<boolean> {
-    return Promise.resolve(this.#hosts.delete(hostId));
+  async deleteHost(hostId: string): Promise<boolean> {
+    await this.revokeHost(hostId);
+    return this.#hosts.delete(hostId);
   }
 
   listHosts(): Promise<HostRegistration[]> {
@@ -48,6 +60,126 @@ export class MemoryStore implements Store {
     if (this.#jtis.has(jti)) return Promise.resolve(false);
     this.#jtis.set(jti, expiresAt.getTime());
     return Promise.resolve(true);
+  }
+
+  getPlacement(key: ActorKey): Promise<string | undefined> {
+    return Promise.resolve(this.#placements.get(k(key)));
+  }
+
+  placeActor(key: ActorKey, hostId: string, replacing?: string): Promise<string> {
+    const current = this.#placements.get(k(key));
+    if (current === undefined || current === replacing) this.#placements.set(k(key), hostId);
+    return Promise.resolve(this.#placements.get(k(key))!);
+  }
+
+  removePlacement(key: ActorKey, hostId: string): Promise<void> {
+    if (this.#placements.get(k(key)) === hostId) this.#placements.delete(k(key));
+    return Promise.resolve();
+  }
+
+  placementCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const host of this.#placements.values()) counts.set(host, (counts.get(host) ?? 0) + 1);
+    return Promise.resolve(counts);
+  }
+
+  revokeHost(hostId: string): Promise<number> {
+    let n = 0;
+    for (const [key, host] of this.#placements) {
+      if (host === hostId) {
+        this.#placements.delete(key);
+        n++;
+      }
+    }
+    const host = this.#hosts.get(hostId);
+    if (host) host.generation++;
+    return Promise.resolve(n);
+  }
+
+  getState(key: ActorKey, name: string, now: number): Promise<string | undefined> {
+    const entry = this.#state.get(sk(key, name));
+    return Promise.resolve(
+      entry && (entry.expiresAt === null || entry.expiresAt > now) ? entry.json : undefined,
+    );
+  }
+
+  setState(key: ActorKey, name: string, json: string, expiresAt: number | null): Promise<void> {
+    this.#state.set(sk(key, name), { json, expiresAt });
+    return Promise.resolve();
+  }
+
+  deleteState(key: ActorKey, name: string): Promise<void> {
+    this.#state.delete(sk(key, name));
+    return Promise.resolve();
+  }
+
+  purgeExpiredState(now: number): Promise<number> {
+    let n = 0;
+    for (const [key, entry] of this.#state) {
+      if (entry.expiresAt !== null && entry.expiresAt <= now) {
+        this.#state.delete(key);
+        n++;
+      }
+    }
+    return Promise.resolve(n);
+  }
+
+  putAlarm(alarm: Omit<AlarmRecord, "attempts" | "version">): Promise<void> {
+    const id = sk(alarm, alarm.name);
+    const version = (this.#alarms.get(id)?.version ?? 0) + 1;
+    this.#alarms.set(id, { ...alarm, attempts: 0, version });
+    return Promise.resolve();
+  }
+
+  getAlarm(key: ActorKey, name: string): Promise<AlarmRecord | undefined> {
+    const alarm = this.#alarms.get(sk(key, name));
+    if (!alarm) return Promise.resolve(undefined);
+    const { lease: _lease, ...record } = alarm;
+    return Promise.resolve({ ...record });
+  }
+
+  deleteAlarm(key: ActorKey, name: string): Promise<boolean> {
+    return Promise.resolve(this.#alarms.delete(sk(key, name)));
+  }
+
+  leaseDueAlarms(
+    now: number,
+    owner: string,
+    leaseUntil: number,
+    limit: number,
+  ): Promise<AlarmRecord[]> {
+    const due = [...this.#alarms.values()]
+      .filter((a) => a.dueAt <= now && (!a.lease || a.lease.until <= now))
+      .sort((a, b) => a.dueAt - b.dueAt)
+      .slice(0, limit);
+    for (const a of due) a.lease = { owner, until: leaseUntil };
+    return Promise.resolve(due.map(({ lease: _lease, ...record }) => ({ ...record })));
+  }
+
+  completeAlarm(alarm: AlarmRecord, nextDueAt: number | null): Promise<void> {
+    const id = sk(alarm, alarm.name);
+    const current = this.#alarms.get(id);
+    if (current?.version === alarm.version) {
+      if (nextDueAt === null) this.#alarms.delete(id);
+      else Object.assign(current, { dueAt: nextDueAt, attempts: 0, lease: undefined });
+    }
+    return Promise.resolve();
+  }
+
+  failAlarm(alarm: AlarmRecord, retryAt: number | null): Promise<void> {
+    const id = sk(alarm, alarm.name);
+    const current = this.#alarms.get(id);
+    if (current?.version === alarm.version) {
+      if (retryAt === null) this.#alarms.delete(id);
+      else {
+        Object.assign(current, {
+          dueAt: retryAt,
+          attempts: current.attempts + 1,
+          lease: undefined,
+        });
+      }
+    }
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -9,7 +9,7 @@ import { MemoryStore } from "./memory.ts";
 import { SqliteStore } from "./sqlite.ts";
 import type { Store } from "./types.ts";
 
-export type { HostRegistration, Store } from "./types.ts";
+export type { ActorKey, AlarmRecord, HostRegistration, Store } from "./types.ts";
 export { MemoryStore } from "./memory.ts";
 export { SqliteStore } from "./sqlite.ts";
 

@@ -1,6 +1,7 @@
 /**
- * What the runtime keeps: host registrations and used token IDs. One
- * interface, two implementations (memory, SQLite); the actor plane extends it.
+ * What the runtime keeps: host registrations, used token IDs, actor
+ * placements, actor state and alarms. One interface, two implementations
+ * (memory, SQLite); every multi-step change is atomic in both.
  *
  * @module
  */
@@ -18,6 +19,36 @@ export interface HostRegistration {
   certNotAfter: Date;
   /** Serial (hex) of the newest certificate issued to it. */
   certSerial: string;
+  /**
+   * Bumped each time the runtime takes the host's placements away (it missed its
+   * health deadline): a host that sees it change must drop its activations.
+   */
+  generation: number;
+}
+
+/** An actor's address in the store. */
+export interface ActorKey {
+  actorType: string;
+  actorId: string;
+}
+
+/** A stored alarm. */
+export interface AlarmRecord extends ActorKey {
+  name: string;
+  /** When it is next due (ms since the epoch). */
+  dueAt: number;
+  /** Repeat period (ms), or null for one-shot. */
+  intervalMs: number | null;
+  /** No repeats after this (ms since the epoch), or null. */
+  expiresAt: number | null;
+  /** JSON text of the alarm's data. */
+  data: string;
+  maxAttempts: number;
+  retryDelayMs: number;
+  /** Failed deliveries of the current firing. */
+  attempts: number;
+  /** Bumped by every put: a delivery may only complete the version it leased. */
+  version: number;
 }
 
 /** The runtime's durable state. */
@@ -39,6 +70,55 @@ export interface Store {
    * already used. Expired entries are forgotten.
    */
   consumeJti(jti: string, expiresAt: Date, now?: Date): Promise<boolean>;
+
+  /** The host an actor is placed on, if any. */
+  getPlacement(key: ActorKey): Promise<string | undefined>;
+  /**
+   * Places the actor on `hostId` unless it is already placed on a host other
+   * than `replacing`; returns the owner after the call (one winner, atomically).
+   */
+  placeActor(key: ActorKey, hostId: string, replacing?: string): Promise<string>;
+  /** Removes a placement if it is on `hostId`. */
+  removePlacement(key: ActorKey, hostId: string): Promise<void>;
+  /** Number of placements per host. */
+  placementCounts(): Promise<Map<string, number>>;
+  /** Drops every placement of `hostId` and bumps its generation; returns how many were dropped. */
+  revokeHost(hostId: string): Promise<number>;
+
+  /** JSON text of a state value, unless absent or expired at `now`. */
+  getState(key: ActorKey, name: string, now: number): Promise<string | undefined>;
+  /** Stores JSON text under a state key, expiring at `expiresAt` (ms) if given. */
+  setState(key: ActorKey, name: string, json: string, expiresAt: number | null): Promise<void>;
+  /** Deletes a state key. */
+  deleteState(key: ActorKey, name: string): Promise<void>;
+  /** Deletes expired state; returns how many rows. */
+  purgeExpiredState(now: number): Promise<number>;
+
+  /** Creates or replaces an alarm (attempts reset, version bumped). */
+  putAlarm(alarm: Omit<AlarmRecord, "attempts" | "version">): Promise<void>;
+  /** An alarm, if set. */
+  getAlarm(key: ActorKey, name: string): Promise<AlarmRecord | undefined>;
+  /** Deletes an alarm; false if there was none. */
+  deleteAlarm(key: ActorKey, name: string): Promise<boolean>;
+  /**
+   * Claims up to `limit` alarms due at `now` that nobody holds a lease on,
+   * leasing them to `owner` until `leaseUntil`.
+   */
+  leaseDueAlarms(
+    now: number,
+    owner: string,
+    leaseUntil: number,
+    limit: number,
+  ): Promise<AlarmRecord[]>;
+  /**
+   * Finishes a delivery of `alarm` (the leased version): reschedules it at `nextDueAt`
+   * with attempts reset and no lease, or deletes it when `nextDueAt` is null. A
+   * version that changed meanwhile (set again or deleted) is left alone.
+   */
+  completeAlarm(alarm: AlarmRecord, nextDueAt: number | null): Promise<void>;
+  /** Records a failed delivery: retry at `retryAt` with attempts+1, or delete when null. */
+  failAlarm(alarm: AlarmRecord, retryAt: number | null): Promise<void>;
+
   /** Releases the store. */
   close(): Promise<void>;
 }

@@ -208,6 +208,7 @@ describe("runtime routes", () => {
         expect(parseWire(HeartbeatResponse, r.body, "heartbeat")).toEqual({
           healthCheckDeadlineMs: 12_000,
           caBundle: caPem,
+          generation: 0,
         });
       }
       const after = parseWire(HostRecord, (await call(client, "GET", Routes.self)).body, "rec");

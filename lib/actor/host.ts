@@ -11,7 +11,6 @@ import { Semaphore } from "./semaphore.ts";
 import { TurnLock } from "./turn_lock.ts";
 import {
   type Actor,
-  ACTOR_NAME_PATTERN,
   type ActorFactory,
   type ActorService,
   type ActorTypeOptions,
@@ -56,6 +55,12 @@ interface Activation {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The caller's view of what an actor (or its factory) threw: its message, and the original as cause. */
+function actorFailed(err: unknown): FrancisError {
+  const message = messageOf(err) || "The actor failed without a message";
+  return new FrancisError("ERR_ACTOR_FAILED", message, { cause: err });
 }
 
 function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
@@ -108,7 +113,7 @@ export class ActorRuntime {
   /**
    * Registers an actor type on this host.
    *
-   * @param actorType the type's name, as {@linkcode ACTOR_NAME_PATTERN} allows
+   * @param actorType the type's name, as {@linkcode validateActorName} checks it
    * @param factory creates an actor of this type for an ID
    * @param options idle and deactivation timeouts, alarm retries, concurrency
    * @throws {TypeError} for an invalid or already registered type, a factory that
@@ -116,16 +121,18 @@ export class ActorRuntime {
    * @throws {RangeError} for an option out of range
    */
   registerActor(actorType: string, factory: ActorFactory, options?: ActorTypeOptions): void {
-    if (typeof actorType !== "string" || !ACTOR_NAME_PATTERN.test(actorType)) {
-      throw new TypeError(
-        `Invalid actor type ${JSON.stringify(actorType)}: expected 1 to 128 characters of A-Z a-z 0-9 . _ : -`,
-      );
+    try {
+      validateActorName("type", actorType);
+    } catch (err) {
+      throw new TypeError((err as Error).message, { cause: err });
     }
     if (this.#types.has(actorType)) {
       throw new TypeError(`Actor type ${JSON.stringify(actorType)} is already registered`);
     }
     if (typeof factory !== "function") {
-      throw new TypeError(`The factory of actor type ${JSON.stringify(actorType)} is not a function`);
+      throw new TypeError(
+        `The factory of actor type ${JSON.stringify(actorType)} is not a function`,
+      );
     }
     const resolved = Object.freeze(resolveActorTypeOptions(options));
     this.#types.set(actorType, {
@@ -170,10 +177,13 @@ export class ActorRuntime {
    *   after {@linkcode ActorRuntime.close}, `ERR_BAD_REQUEST` for an invalid name
    */
   invoke(actorType: string, actorId: string, method: string, data?: unknown): Promise<unknown> {
-    return this.#turn(actorType, actorId, "method", method, (actor, type) => {
-      if (!actor.invoke) throw this.#notImplemented(type, "invoke");
-      return actor.invoke(method, data);
-    });
+    return this.#turn(
+      actorType,
+      actorId,
+      "invoke",
+      method,
+      (actor) => actor.invoke?.(method, data),
+    );
   }
 
   /**
@@ -189,10 +199,7 @@ export class ActorRuntime {
    *   `ERR_ACTOR_METHOD_UNKNOWN` for an actor without `alarm`
    */
   async alarm(actorType: string, actorId: string, name: string, data?: unknown): Promise<void> {
-    await this.#turn(actorType, actorId, "alarm name", name, (actor, type) => {
-      if (!actor.alarm) throw this.#notImplemented(type, "alarm");
-      return actor.alarm(name, data);
-    });
+    await this.#turn(actorType, actorId, "alarm", name, (actor) => actor.alarm?.(name, data));
   }
 
   /**
@@ -265,9 +272,9 @@ export class ActorRuntime {
   async #turn<T>(
     actorType: string,
     actorId: string,
-    nameKind: "method" | "alarm name",
+    handler: "invoke" | "alarm",
     name: string,
-    body: (actor: Actor, type: ActorTypeEntry) => T | Promise<T>,
+    call: (actor: Actor) => T | Promise<T>,
   ): Promise<T> {
     if (this.#closed) throw new FrancisError("ERR_HOST_STOPPED", "The actor host is stopped");
     const type = this.#types.get(actorType);
@@ -278,39 +285,50 @@ export class ActorRuntime {
       );
     }
     validateActorName("id", actorId);
-    validateActorName(nameKind, name);
+    validateActorName(handler === "invoke" ? "method" : "alarm name", name);
     if (type.waiting >= this.#maxQueuedPerType) {
+      const limit = this.#maxQueuedPerType;
+      const what = `actor type ${JSON.stringify(type.name)}`;
       throw new FrancisError(
         "ERR_ACTOR_OVERLOADED",
-        `Too many calls wait for actor type ${
-          JSON.stringify(type.name)
-        } on this host (limit ${this.#maxQueuedPerType})`,
+        `Too many calls wait for ${what} on this host (limit ${limit})`,
       );
     }
-    let activation = type.activations.get(actorId);
-    if (!activation) {
-      activation = { id: actorId, lock: new TurnLock(), actor: undefined, lastTurnEnd: 0, idleTimer: undefined };
-      type.activations.set(actorId, activation);
-    }
-    const current = activation;
+    const activation: Activation = type.activations.get(actorId) ?? {
+      id: actorId,
+      lock: new TurnLock(),
+      actor: undefined,
+      lastTurnEnd: 0,
+      idleTimer: undefined,
+    };
+    type.activations.set(actorId, activation);
     type.waiting++;
     try {
-      return await current.lock.run(() =>
+      return await activation.lock.run(() =>
         type.permits.run(async () => {
           type.waiting--;
           try {
-            return await body(this.#instanceOf(type, current), type);
-          } catch (err) {
-            throw err instanceof FrancisError && err.cause === undefined
-              ? err
-              : new FrancisError("ERR_ACTOR_FAILED", messageOf(err), { cause: err });
+            const actor = this.#instanceOf(type, activation);
+            if (typeof actor[handler] !== "function") {
+              throw new FrancisError(
+                "ERR_ACTOR_METHOD_UNKNOWN",
+                `Actors of type ${JSON.stringify(type.name)} do not implement ${handler}`,
+              );
+            }
+            // Whatever the actor throws, even a FrancisError from a nested call,
+            // is its failure: the caller must not mistake it for a routing error.
+            try {
+              return await call(actor);
+            } catch (err) {
+              throw actorFailed(err);
+            }
           } finally {
-            this.#afterTurn(type, current);
+            this.#afterTurn(type, activation);
           }
         })
       );
     } finally {
-      this.#forgetIfUnused(type, current);
+      this.#forgetIfUnused(type, activation);
     }
   }
 
@@ -320,7 +338,7 @@ export class ActorRuntime {
     try {
       actor = type.factory(activation.id, this.#service);
     } catch (err) {
-      throw new FrancisError("ERR_ACTOR_FAILED", messageOf(err), { cause: err });
+      throw actorFailed(err);
     }
     if (typeof actor !== "object" || actor === null) {
       throw new FrancisError(
@@ -331,13 +349,6 @@ export class ActorRuntime {
     activation.actor = actor;
     this.#logger.debug("Actor activated", { actorType: type.name, actorId: activation.id });
     return actor;
-  }
-
-  #notImplemented(type: ActorTypeEntry, method: "invoke" | "alarm"): FrancisError {
-    return new FrancisError(
-      "ERR_ACTOR_METHOD_UNKNOWN",
-      `Actors of type ${JSON.stringify(type.name)} do not implement ${method}`,
-    );
   }
 
   // The idle timer is armed once and re-armed from the last turn's end when it

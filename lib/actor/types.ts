@@ -223,7 +223,7 @@ export const DEFAULT_ALARM_MAX_ATTEMPTS = 3;
 /** Default `alarmInitialRetryDelayMs`: 2 seconds. */
 export const DEFAULT_ALARM_INITIAL_RETRY_DELAY_MS = 2_000;
 /** Default `concurrency`: unlimited. */
-export const DEFAULT_ACTOR_CONCURRENCY = Infinity;
+export const DEFAULT_ACTOR_CONCURRENCY: number = Infinity;
 /** How many calls of one actor type may wait on one host before new ones are refused. */
 export const DEFAULT_MAX_QUEUED_PER_TYPE = 10_000;
 

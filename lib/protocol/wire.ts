@@ -10,6 +10,7 @@
  */
 import { fromBase64 } from "../bytes.ts";
 import { v } from "../deps.ts";
+import { ACTOR_NAME_PATTERN } from "../actor/types.ts";
 import { MAX_CSR_BYTES } from "../pki/csr.ts";
 import { FrancisError } from "../errors.ts";
 
@@ -65,7 +66,7 @@ const address = v.pipe(
   v.regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port"),
 );
 const actorTypes = v.pipe(
-  v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,128}$/, "must be an actor type name"))),
+  v.array(v.pipe(v.string(), v.regex(ACTOR_NAME_PATTERN, "must be an actor type name"))),
   v.maxLength(256),
 );
 const challengeId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{22}$/, "must be a challenge ID"));
@@ -151,7 +152,7 @@ export const WorkerStatus = v.object({
 
 const actorName = v.pipe(
   v.string(),
-  v.regex(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
+  v.regex(ACTOR_NAME_PATTERN, "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
 );
 const stateKey = v.pipe(v.string(), v.minLength(1), v.maxLength(256));
 const json = v.unknown();

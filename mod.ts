@@ -99,3 +99,17 @@ export {
   type LogLevel,
   silentLogger,
 } from "./lib/log.ts";
+export {
+  type Actor,
+  type ActorFactory,
+  type ActorService,
+  type ActorTypeOptions,
+  type AlarmInfo,
+  type AlarmSpec,
+  DEFAULT_ACTOR_CONCURRENCY,
+  DEFAULT_ALARM_INITIAL_RETRY_DELAY_MS,
+  DEFAULT_ALARM_MAX_ATTEMPTS,
+  DEFAULT_DEACTIVATION_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  type StateOptions,
+} from "./lib/actor/types.ts";

@@ -93,7 +93,7 @@ export class AlarmScheduler {
         expect: { kind: "host", id: owner.hostId },
         timeoutMs: this.#o.leaseDurationMs / 2,
       });
-      if (res.status !== 200) {
+      if (res.status < 200 || res.status >= 300) {
         const error = (res.body as { error?: { code?: string; message?: string } })?.error;
         throw new Error(
           `${owner.hostId} answered ${res.status} ${error?.code ?? ""} ${error?.message ?? ""}`,

@@ -8,11 +8,14 @@ import http from "node:http";
 import { getRequestListener, Hono } from "../lib/deps.ts";
 import { errorBody, errorResponseOf } from "../lib/protocol/errors.ts";
 import { splitAddress } from "../lib/transport/client.ts";
+import type { ActorService } from "../lib/actor/types.ts";
+import { FrancisError } from "../lib/errors.ts";
 import type { HostStatus } from "./host.ts";
 
 /** What the control server needs from the host. */
 export interface ControlTarget {
   readonly status: HostStatus;
+  readonly service: ActorService;
 }
 
 /** A running control server. */
@@ -32,6 +35,18 @@ export function createControlApp(host: ControlTarget): Hono {
     c.json(errorBody("ERR_NOT_FOUND", `No route ${c.req.method} ${c.req.path}`), 404)
   );
   app.get("/status", (c) => c.json(host.status));
+  app.post("/invoke/:actorType/:actorId/:method", async (c) => {
+    const { actorType, actorId, method } = c.req.param();
+    const text = await c.req.text();
+    let data: unknown;
+    try {
+      data = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      throw new FrancisError("ERR_BAD_REQUEST", "Body is not valid JSON");
+    }
+    const result = await host.service.invoke(actorType, actorId, method, data);
+    return c.json(result ?? null);
+  });
   return app;
 }
 

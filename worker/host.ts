@@ -10,9 +10,13 @@ import { deriveBootstrapKeys } from "../lib/bootstrap/mod.ts";
 import { FrancisError } from "../lib/errors.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { TrustStore } from "../lib/pki/verify.ts";
-import { errorBody } from "../lib/protocol/errors.ts";
 import { freePort, splitAddress } from "../lib/transport/client.ts";
-import { type HttpsServer, type RequestContext, serveHttps } from "../lib/transport/server.ts";
+import { type HttpsServer, serveHttps } from "../lib/transport/server.ts";
+import { MtlsClient } from "../lib/transport/client.ts";
+import { ActorRuntime } from "../lib/actor/host.ts";
+import { createPeerApp } from "../lib/actor/peer.ts";
+import { ClusterService } from "../lib/actor/service.ts";
+import type { ActorFactory, ActorService, ActorTypeOptions } from "../lib/actor/types.ts";
 import {
   type BootstrapCredential,
   type Grant,
@@ -37,8 +41,6 @@ export interface RemoteHostOptions {
   pinnedCA?: string;
   /** Trust the runtime on first use. Development only: see the README. */
   unsafeNoPinnedCA?: boolean;
-  /** Actor types this host serves. */
-  actorTypes?: string[];
   /** Where log lines go (default: text to stderr at info). */
   logger?: Logger;
 }
@@ -79,6 +81,12 @@ export class RemoteHost {
   #stopped = false;
   #credential?: BootstrapCredential;
   #advertised?: string;
+  readonly #actors: ActorRuntime;
+  readonly #service: ClusterService;
+  #peers?: MtlsClient;
+  #lastHealthyAt = 0;
+  #generation?: number;
+  #fenced = false;
 
   /**
    * Checks the options; nothing starts until {@linkcode RemoteHost.start}.
@@ -114,6 +122,38 @@ export class RemoteHost {
     }
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
+    this.#service = new ClusterService({
+      selfId: () => this.#requireGrant().hostId,
+      coordinator: {
+        resolve: (...a) => this.#runtime.coordinator().resolve(...a),
+        getState: (...a) => this.#runtime.coordinator().getState(...a),
+        setState: (...a) => this.#runtime.coordinator().setState(...a),
+        deleteState: (...a) => this.#runtime.coordinator().deleteState(...a),
+        setAlarm: (...a) => this.#runtime.coordinator().setAlarm(...a),
+        getAlarm: (...a) => this.#runtime.coordinator().getAlarm(...a),
+        deleteAlarm: (...a) => this.#runtime.coordinator().deleteAlarm(...a),
+      },
+      local: () => this.#actors,
+      peers: () => {
+        if (!this.#peers) throw new FrancisError("ERR_HOST_STOPPED", "The host is not started");
+        return this.#peers;
+      },
+      logger: this.#logger,
+    });
+    this.#actors = new ActorRuntime({ service: this.#service, logger: this.#logger });
+  }
+
+  /**
+   * Registers an actor type this host serves; call before {@linkcode RemoteHost.start}
+   * (types registered later are announced with the next health report).
+   */
+  registerActor(actorType: string, factory: ActorFactory, options?: ActorTypeOptions): void {
+    this.#actors.registerActor(actorType, factory, options);
+  }
+
+  /** The cluster-wide actor service: invoke any actor, read and write state, set alarms. */
+  get service(): ActorService {
+    return this.#service;
   }
 
   /** The current status, once started. */
@@ -177,12 +217,22 @@ export class RemoteHost {
     if (port === 0) port = await freePort(hostname);
     this.#advertised = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
     const grant = await this.#bootstrap();
+    const self = () => this.#requireGrant().hostId;
+    const peerApp = createPeerApp({
+      selfId: self,
+      local: () => this.#actors,
+      owns: async (type, id) =>
+        (await this.#service.owner(type, id)).hostId === self() ||
+        (await this.#service.owner(type, id, true)).hostId === self(),
+      fenced: () => this.#fenced,
+      alarmCallers: ["runtime"],
+    });
     this.#peer = await serveHttps({
       hostname,
       port,
       tls: { ...grant.identity, trust: grant.trust },
       clientCerts: "required",
-      handler: (request, context) => this.#handlePeer(request, context),
+      handler: (request, context) => peerApp.fetch(request, context),
     });
     this.#logger.info("host started", {
       hostId: grant.hostId,
@@ -199,7 +249,9 @@ export class RemoteHost {
     this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    await this.#actors.close();
     await this.#peer?.close(2_000);
+    this.#peers?.close();
     this.#runtime?.close();
   }
 
@@ -223,7 +275,7 @@ export class RemoteHost {
   async #bootstrap(): Promise<Grant> {
     const registration = {
       address: this.#advertised,
-      actorTypes: this.#options.actorTypes ?? [],
+      actorTypes: this.#actors.actorTypes,
     };
     for (let attempt = 0;; attempt++) {
       for (let i = 0; i < this.#runtime.addresses.length; i++) {
@@ -274,8 +326,22 @@ export class RemoteHost {
 
   #adopt(grant: Grant): void {
     this.#grant = grant;
+    this.#lastHealthyAt = Date.now();
     this.#runtime.useIdentity(grant.identity, grant.trust);
     this.#peer?.updateTls({ ...grant.identity, trust: grant.trust });
+    const tls = { identity: grant.identity, trust: grant.trust };
+    if (this.#peers) this.#peers.update(tls);
+    else this.#peers = new MtlsClient({ ...tls, maxSockets: 32 });
+  }
+
+  // A host that cannot reach the coordinator for a whole health deadline may have
+  // lost its actors to others: it stops serving them until it is back in standing.
+  async #fence(reason: string): Promise<void> {
+    if (this.#fenced) return;
+    this.#fenced = true;
+    this.#logger.warn("not serving actors until health reports succeed again", { reason });
+    this.#service.forgetPlacements();
+    await this.#actors.deactivateAll();
   }
 
   // Renew when about half of the remaining lifetime is left, with jitter, so a
@@ -312,13 +378,26 @@ export class RemoteHost {
   #scheduleHeartbeat(delay: number): void {
     this.#after(delay, async () => {
       try {
-        const beat = await this.#runtime.heartbeat(this.#options.actorTypes);
+        const beat = await this.#runtime.heartbeat(this.#actors.actorTypes);
         const grant = this.#requireGrant();
         if (beat.trust.pem !== grant.trust.pem) {
           this.#adopt({ ...grant, trust: beat.trust });
           this.#logger.info("trust bundle updated", { cas: beat.trust.anchors.length });
         }
+        // A new generation means the runtime gave this host's actors to others.
+        if (this.#generation !== undefined && beat.generation !== this.#generation) {
+          await this.#fence("the runtime moved this host's actors");
+        }
+        this.#generation = beat.generation;
+        this.#lastHealthyAt = Date.now();
+        if (this.#fenced) {
+          this.#fenced = false;
+          this.#logger.info("serving actors again");
+        }
       } catch (err) {
+        if (Date.now() - this.#lastHealthyAt > this.#requireGrant().healthCheckDeadlineMs) {
+          await this.#fence("health reports failed for a whole deadline");
+        }
         if (refusesHost(err)) {
           await this.#rebootstrap((err as FrancisError).code);
         } else {
@@ -333,26 +412,6 @@ export class RemoteHost {
           Math.max(200, Math.floor(this.#requireGrant().healthCheckDeadlineMs / 3)),
         );
       }
-    });
-  }
-
-  #handlePeer(request: Request, context: RequestContext): Response {
-    if (!context.peer) {
-      const err = context.peerError;
-      return Response.json(
-        errorBody(
-          err?.code ?? "ERR_UNAUTHENTICATED",
-          err?.message ?? "A cluster certificate is required",
-        ),
-        { status: 401 },
-      );
-    }
-    const url = new URL(request.url);
-    if (request.method === "GET" && url.pathname === "/v1/peer/ping") {
-      return Response.json({ hostId: this.#grant?.hostId, caller: context.peer.spiffeId });
-    }
-    return Response.json(errorBody("ERR_NOT_FOUND", `No route ${request.method} ${url.pathname}`), {
-      status: 404,
     });
   }
 }

@@ -13,6 +13,7 @@ import { FrancisError } from "../lib/errors.ts";
 import { createLogger, type LogLevel } from "../lib/log.ts";
 import { splitAddress } from "../lib/transport/client.ts";
 import { serveControl } from "./control.ts";
+import { COUNTER, counterActor } from "./counter.ts";
 import { RemoteHost, type RemoteHostOptions } from "./host.ts";
 
 const USAGE = `Usage: bun run worker -- [flags]
@@ -24,7 +25,6 @@ const USAGE = `Usage: bun run worker -- [flags]
   --unsafe-no-pinned-ca         trust the runtime on first use (development only)
   --host-psk-file FILE          the host bootstrap PSK (else $FRANCIS_HOST_BOOTSTRAP_PSK)
   --jwt-file FILE               a bootstrap JWT, re-read at every bootstrap
-  --actor-type NAME             an actor type this host serves (repeatable)
   --log-level LEVEL             debug, info (default), warn or error
   --log-json                    one JSON object per log line`;
 
@@ -38,7 +38,6 @@ interface Flags {
   unsafeNoPinnedCA: boolean;
   hostPSKFile?: string;
   jwtFile?: string;
-  actorTypes: string[];
   logLevel: LogLevel;
   logJSON: boolean;
 }
@@ -50,7 +49,6 @@ const VALUED = new Set([
   "--pinned-ca",
   "--host-psk-file",
   "--jwt-file",
-  "--actor-type",
   "--log-level",
 ]);
 
@@ -60,7 +58,6 @@ function parseFlags(args: readonly string[]): Flags {
     runtimeAddresses: [],
     controlAddress: "127.0.0.1:0",
     unsafeNoPinnedCA: false,
-    actorTypes: [],
     logLevel: "info",
     logJSON: false,
   };
@@ -96,9 +93,6 @@ function parseFlags(args: readonly string[]): Flags {
         break;
       case "--jwt-file":
         flags.jwtFile = value;
-        break;
-      case "--actor-type":
-        flags.actorTypes.push(value!);
         break;
       case "--log-level":
         if (!["debug", "info", "warn", "error"].includes(value!)) {
@@ -157,7 +151,6 @@ function hostOptions(flags: Flags, env: NodeJS.ProcessEnv): RemoteHostOptions {
       ? readSecretFile(flags.pinnedCAFile, "pinned CA file")
       : undefined,
     unsafeNoPinnedCA: flags.unsafeNoPinnedCA || undefined,
-    actorTypes: flags.actorTypes,
     logger: createLogger({ level: flags.logLevel, json: flags.logJSON }),
   };
 }
@@ -184,8 +177,10 @@ export async function main(args: readonly string[], env = process.env): Promise<
     const flags = parseFlags(args);
     const options = hostOptions(flags, env);
     const logger = options.logger!;
-    host = new RemoteHost(options);
-    await host.start();
+    const app = new RemoteHost(options);
+    host = app;
+    app.registerActor(COUNTER, counterActor(() => app.status.hostId));
+    await app.start();
     const control = await serveControl(host, flags.controlAddress);
     const { hostname } = splitAddress(flags.controlAddress, { allowZero: true });
     logger.info("control server listening", { url: `http://${hostname}:${control.port}` });

@@ -21,13 +21,17 @@ import { generateEd25519KeyPair, privateKeyToPem, rawPublicKey } from "../lib/pk
 import { fromPem } from "../lib/pki/pem.ts";
 import { parseCertificate } from "../lib/pki/x509.ts";
 import { TrustStore, verifyPeerChain } from "../lib/pki/verify.ts";
+import type { Coordinator } from "../lib/actor/coordinator.ts";
 import {
+  AlarmGetResponse,
   CertificateGrant,
   ChallengeResponse,
   HeartbeatResponse,
   HostRecord,
   parseWire,
+  PlacementResponse,
   Routes,
+  StateGetResponse,
 } from "../lib/protocol/mod.ts";
 import { type CallOptions, type CallResult, MtlsClient } from "../lib/transport/client.ts";
 import type { TlsIdentity } from "../lib/transport/server.ts";
@@ -244,6 +248,66 @@ export class RuntimeClient {
   /** Removes this host's registration. */
   async unregister(): Promise<void> {
     await this.#hostCall({ method: "DELETE", path: Routes.self });
+  }
+
+  /** The runtime as this host's coordinator: placement, state and alarms. */
+  coordinator(): Coordinator {
+    const post = async (path: string, body: unknown) =>
+      (await this.#hostCall({ method: "POST", path, body })).body;
+    return {
+      resolve: async (actorType, actorId) =>
+        parseResponse(
+          PlacementResponse,
+          await post(Routes.placement, { actorType, actorId }),
+          "placement",
+        ),
+      getState: async (actorType, actorId, key) => {
+        const r = parseResponse(
+          StateGetResponse,
+          await post(Routes.stateGet, { actorType, actorId, key }),
+          "state",
+        );
+        return r.found ? r.value : undefined;
+      },
+      setState: async (actorType, actorId, key, value, options) => {
+        await post(Routes.stateSet, { actorType, actorId, key, value, ttlMs: options?.ttlMs });
+      },
+      deleteState: async (actorType, actorId, key) => {
+        await post(Routes.stateDelete, { actorType, actorId, key });
+      },
+      setAlarm: async (actorType, actorId, name, alarm) => {
+        await post(Routes.alarmSet, {
+          actorType,
+          actorId,
+          name,
+          dueTime: alarm.dueTime.toISOString(),
+          intervalMs: alarm.intervalMs,
+          expiresAt: alarm.expiresAt?.toISOString(),
+          data: alarm.data,
+          maxAttempts: alarm.maxAttempts,
+          retryDelayMs: alarm.retryDelayMs,
+        });
+      },
+      getAlarm: async (actorType, actorId, name) => {
+        const { alarm } = parseResponse(
+          AlarmGetResponse,
+          await post(Routes.alarmGet, { actorType, actorId, name }),
+          "alarm",
+        );
+        return alarm
+          ? {
+            name: alarm.name,
+            dueTime: new Date(alarm.dueTime),
+            interval: alarm.intervalMs,
+            expiresAt: alarm.expiresAt === undefined ? undefined : new Date(alarm.expiresAt),
+            data: alarm.data,
+          }
+          : undefined;
+      },
+      deleteAlarm: async (actorType, actorId, name) => {
+        await post(Routes.alarmDelete, { actorType, actorId, name });
+      },
+    };
   }
 }
 

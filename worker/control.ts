@@ -47,6 +47,11 @@ export function createControlApp(host: ControlTarget): Hono {
     const result = await host.service.invoke(actorType, actorId, method, data);
     return c.json(result ?? null);
   });
+  app.post("/halt/:actorType/:actorId", async (c) => {
+    const { actorType, actorId } = c.req.param();
+    await host.service.halt(actorType, actorId);
+    return c.body(null, 204);
+  });
   return app;
 }
 

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
+import { parseDuration } from "../lib/config/duration.ts";
 import { FrancisError } from "../lib/errors.ts";
 import { createLogger, type LogLevel } from "../lib/log.ts";
 import { splitAddress } from "../lib/transport/client.ts";
@@ -25,6 +26,7 @@ const USAGE = `Usage: bun run worker -- [flags]
   --unsafe-no-pinned-ca         trust the runtime on first use (development only)
   --host-psk-file FILE          the host bootstrap PSK (else $FRANCIS_HOST_BOOTSTRAP_PSK)
   --jwt-file FILE               a bootstrap JWT, re-read at every bootstrap
+  --idle-timeout DURATION       idle timeout of the sample counter actors (default 5m)
   --log-level LEVEL             debug, info (default), warn or error
   --log-json                    one JSON object per log line`;
 
@@ -38,6 +40,7 @@ interface Flags {
   unsafeNoPinnedCA: boolean;
   hostPSKFile?: string;
   jwtFile?: string;
+  idleTimeoutMs?: number;
   logLevel: LogLevel;
   logJSON: boolean;
 }
@@ -49,6 +52,7 @@ const VALUED = new Set([
   "--pinned-ca",
   "--host-psk-file",
   "--jwt-file",
+  "--idle-timeout",
   "--log-level",
 ]);
 
@@ -93,6 +97,13 @@ function parseFlags(args: readonly string[]): Flags {
         break;
       case "--jwt-file":
         flags.jwtFile = value;
+        break;
+      case "--idle-timeout":
+        try {
+          flags.idleTimeoutMs = parseDuration(value!);
+        } catch (err) {
+          throw new UsageError(`--idle-timeout: ${(err as Error).message}`);
+        }
         break;
       case "--log-level":
         if (!["debug", "info", "warn", "error"].includes(value!)) {
@@ -179,7 +190,11 @@ export async function main(args: readonly string[], env = process.env): Promise<
     const logger = options.logger!;
     const app = new RemoteHost(options);
     host = app;
-    app.registerActor(COUNTER, counterActor(() => app.status.hostId));
+    app.registerActor(
+      COUNTER,
+      counterActor(() => app.status.hostId),
+      flags.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: flags.idleTimeoutMs },
+    );
     await app.start();
     const control = await serveControl(host, flags.controlAddress);
     const { hostname } = splitAddress(flags.controlAddress, { allowZero: true });

@@ -167,6 +167,11 @@ export class RemoteHost {
     };
   }
 
+  /** TLS handshakes this host's peer client has made (pooling makes them rare). */
+  get peerHandshakes(): number {
+    return this.#peers?.handshakes ?? 0;
+  }
+
   /** The port the peer server listens on. */
   get peerPort(): number {
     if (!this.#peer) throw new TypeError("The host is not started");

@@ -15,6 +15,7 @@ import { createLogger, type LogLevel } from "../lib/log.ts";
 import { splitAddress } from "../lib/transport/client.ts";
 import { serveControl } from "./control.ts";
 import { COUNTER, counterActor } from "./counter.ts";
+import { ECHO, echoActor } from "./echo.ts";
 import { RemoteHost, type RemoteHostOptions } from "./host.ts";
 
 const USAGE = `Usage: bun run worker -- [flags]
@@ -190,6 +191,7 @@ export async function main(args: readonly string[], env = process.env): Promise<
     const logger = options.logger!;
     const app = new RemoteHost(options);
     host = app;
+    app.registerActor(ECHO, echoActor);
     app.registerActor(
       COUNTER,
       counterActor(() => app.status.hostId),

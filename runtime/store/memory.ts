@@ -20,6 +20,7 @@ export class MemoryStore implements Store {
   #placements = new Map<string, string>();
   #state = new Map<string, { json: string; expiresAt: number | null }>();
   #alarms = new Map<string, AlarmRecord & { lease?: Lease }>();
+  #alarmVersion = 0;
 
   putHost(host: HostRegistration): Promise<void> {
     this.#hosts.set(host.hostId, structuredClone(host));
@@ -34,7 +35,7 @@ export class MemoryStore implements Store {
   touchHost(hostId: string, at: Date, actorTypes?: string[]): Promise<boolean> {
     const host = this.#hosts.get(hostId);
     if (host) {
-      host.lastSeenAt = at;
+      host.lastSeenAt = new Date(at);
       if (actorTypes) host.actorTypes = [...actorTypes];
     }
     return Promise.resolve(host !== undefined);
@@ -42,7 +43,13 @@ export class MemoryStore implements Store {
 
   recordCertificate(hostId: string, notAfter: Date, serial: string, at: Date): Promise<boolean> {
     const host = this.#hosts.get(hostId);
-    if (host) Object.assign(host, { certNotAfter: notAfter, certSerial: serial, lastSeenAt: at });
+    if (host) {
+      Object.assign(host, {
+        certNotAfter: new Date(notAfter),
+        certSerial: serial,
+        lastSeenAt: new Date(at),
+      });
+    }
     return Promise.resolve(host !== undefined);
   }
 
@@ -125,9 +132,12 @@ export class MemoryStore implements Store {
   }
 
   putAlarm(alarm: Omit<AlarmRecord, "attempts" | "version">): Promise<void> {
-    const id = sk(alarm, alarm.name);
-    const version = (this.#alarms.get(id)?.version ?? 0) + 1;
-    this.#alarms.set(id, { ...alarm, attempts: 0, version });
+    // Store-wide, never repeating: see SqliteStore.putAlarm.
+    this.#alarms.set(sk(alarm, alarm.name), {
+      ...alarm,
+      attempts: 0,
+      version: ++this.#alarmVersion,
+    });
     return Promise.resolve();
   }
 
@@ -174,7 +184,7 @@ export class MemoryStore implements Store {
       else {
         Object.assign(current, {
           dueAt: retryAt,
-          attempts: current.attempts + 1,
+          attempts: alarm.attempts + 1,
           lease: undefined,
         });
       }

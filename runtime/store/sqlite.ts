@@ -8,9 +8,9 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { ActorKey, AlarmRecord, HostRegistration, Store } from "./types.ts";
 
 const SCHEMA = `
+PRAGMA busy_timeout = 5000;
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
-PRAGMA busy_timeout = 5000;
 CREATE TABLE IF NOT EXISTS hosts (
   host_id TEXT PRIMARY KEY,
   address TEXT,
@@ -57,13 +57,42 @@ CREATE TABLE IF NOT EXISTS alarms (
   PRIMARY KEY (actor_type, actor_id, name)
 );
 CREATE INDEX IF NOT EXISTS alarms_due ON alarms (due_at);
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
 `;
 
-// Files written by earlier versions lack columns added since: add them in place.
+// Switching a fresh file to WAL needs a moment alone with it, and SQLite does not
+// wait (busy_timeout) for that: when several runtimes open the file at once, the
+// losers retry for up to two seconds.
+function whileLocked(step: () => void): void {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return step();
+    } catch (err) {
+      if (attempt >= 100 || !/locked|busy/i.test(String(err))) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5 + Math.random() * 30);
+    }
+  }
+}
+
+// Files written by earlier versions lack columns added since: add them in place,
+// under the write lock, since several runtimes may open the same file at once.
 function migrate(db: DatabaseSync): void {
-  const columns = db.prepare("PRAGMA table_info(hosts)").all() as unknown as { name: string }[];
-  if (!columns.some((c) => c.name === "generation")) {
-    db.exec("ALTER TABLE hosts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0");
+  const hasGeneration = () =>
+    (db.prepare("PRAGMA table_info(hosts)").all() as unknown as { name: string }[])
+      .some((c) => c.name === "generation");
+  if (hasGeneration()) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    if (!hasGeneration()) {
+      db.exec("ALTER TABLE hosts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0");
+    }
+    db.exec("COMMIT");
+  } catch (err) {
+    db.exec("ROLLBACK");
+    throw err;
   }
 }
 
@@ -129,8 +158,9 @@ export class SqliteStore implements Store {
   /** Opens (creating if needed) the database at `path`. */
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
-    this.#db.exec(SCHEMA);
-    migrate(this.#db);
+    const db = this.#db;
+    whileLocked(() => db.exec(SCHEMA));
+    whileLocked(() => migrate(db));
     const prepare = (sql: string) => this.#db.prepare(sql);
     this.#sql = {
       putHost: prepare(
@@ -174,8 +204,9 @@ export class SqliteStore implements Store {
       purgeState: prepare(
         "DELETE FROM actor_state WHERE expires_at IS NOT NULL AND expires_at <= ?",
       ),
-      alarmVersion: prepare(
-        "SELECT version FROM alarms WHERE actor_type = ? AND actor_id = ? AND name = ?",
+      nextVersion: prepare(
+        `INSERT INTO counters (name, value) VALUES ('alarm_version', 1)
+         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`,
       ),
       putAlarm: prepare(
         `INSERT OR REPLACE INTO alarms (actor_type, actor_id, name, due_at, interval_ms, expires_at,
@@ -324,9 +355,9 @@ export class SqliteStore implements Store {
 
   putAlarm(a: Omit<AlarmRecord, "attempts" | "version">): Promise<void> {
     this.#transaction(() => {
-      const row = this.#sql.alarmVersion.get(a.actorType, a.actorId, a.name) as
-        | { version: number }
-        | undefined;
+      // Versions come from one store-wide counter, so they never repeat, even for an
+      // alarm deleted and set again while a delivery of the old one is in flight.
+      const { value } = this.#sql.nextVersion.get() as { value: number };
       this.#sql.putAlarm.run(
         a.actorType,
         a.actorId,
@@ -337,7 +368,7 @@ export class SqliteStore implements Store {
         a.data,
         a.maxAttempts,
         a.retryDelayMs,
-        (row?.version ?? 0) + 1,
+        value,
       );
     });
     return Promise.resolve();

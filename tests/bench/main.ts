@@ -4,6 +4,8 @@ import { deriveCA } from "../../lib/pki/ca.ts";
 import { createCSR, verifyCSR } from "../../lib/pki/csr.ts";
 import { generateEd25519KeyPair } from "../../lib/pki/ed25519.ts";
 import { issueWorkloadCert, type WorkloadCert } from "../../lib/pki/issue.ts";
+import process from "node:process";
+import { benchActors } from "./actors.ts";
 import { benchBootstrap } from "./bootstrap.ts";
 import { measure, relativeTo, report } from "./harness.ts";
 
@@ -31,3 +33,5 @@ const sign = await measure(
 report(relativeTo(await measure("issue_cert", issueFromCSR, SECONDS, "certs/s"), sign));
 report(await measure("ca_derive", () => deriveCA(PSK), SECONDS, "derivations/s"));
 for (const row of await benchBootstrap(100)) report(row);
+for (const row of await benchActors()) report(row);
+process.exit(0);

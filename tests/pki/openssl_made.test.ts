@@ -2,30 +2,15 @@
 // by our verifier exactly as our own: accepted when well formed, refused with
 // the same code when one rule is broken.
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { hkdfSha256, utf8 } from "../../lib/bytes.ts";
 import { deriveCA } from "../../lib/pki/ca.ts";
-import { ed25519Pkcs8FromSeed } from "../../lib/pki/ed25519.ts";
-import { toPem } from "../../lib/pki/pem.ts";
 import { type ExpectedIdentity, TrustStore, verifyPeerChain } from "../../lib/pki/verify.ts";
 import { isFrancisError } from "../../lib/errors.ts";
-import { filesIn, openssl } from "../support/openssl.ts";
+import { openssl, signingFolder, signLeaf } from "../support/openssl.ts";
 
 const PSK = "openssl-interop-runtime-psk-0123456789";
 const ca = await deriveCA(PSK);
 const trust = await TrustStore.fromCAs([ca]);
-// The CA key, rebuilt from the PSK by the rule in DESIGN.md, so OpenSSL can sign with it.
-const seed = await hkdfSha256(utf8(PSK), utf8("francis-ca-salt-v1"), utf8("francis-ca-v1"), 32);
-const dir = filesIn({
-  "ca.pem": ca.certPem,
-  "ca.key": toPem("PRIVATE KEY", ed25519Pkcs8FromSeed(seed)),
-});
-const key = openssl(["genpkey", "-algorithm", "ed25519", "-out", "leaf.key"], dir);
-const csr = openssl(
-  ["req", "-new", "-key", "leaf.key", "-subj", "/CN=leaf", "-out", "leaf.csr"],
-  dir,
-);
+const { dir, key, csr } = await signingFolder(PSK, ca.certPem, "/CN=leaf");
 
 const GOOD = {
   basicConstraints: "critical,CA:FALSE",
@@ -35,32 +20,15 @@ const GOOD = {
   authorityKeyIdentifier: "keyid",
 };
 
-let n = 0;
 function opensslLeaf(ext: Record<string, string | undefined>): Uint8Array {
-  const name = `leaf${n++}`;
   const lines = Object.entries({ ...GOOD, ...ext }).filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);
-  writeFileSync(join(dir, `${name}.cnf`), `[v3]\n${lines.join("\n")}\n`);
-  const r = openssl([
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-set_serial",
-    "4242",
-    "-days",
-    "1",
-    "-extfile",
-    `${name}.cnf`,
-    "-extensions",
-    "v3",
-    "-outform",
-    "DER",
-  ], dir);
+  const r = signLeaf(dir, {
+    serial: "4242",
+    days: 1,
+    extensions: `[v3]\n${lines.join("\n")}\n`,
+    section: "v3",
+  });
   if (r.code !== 0) throw new Error(r.stderr);
   return r.bytes;
 }

@@ -6,13 +6,11 @@ import { asn1js, pkijs } from "../../lib/deps.ts";
 import { toHex } from "../../lib/bytes.ts";
 import { isFrancisError } from "../../lib/errors.ts";
 import { deriveCA } from "../../lib/pki/ca.ts";
-import { hkdfSha256, utf8 } from "../../lib/bytes.ts";
-import { ed25519Pkcs8FromSeed } from "../../lib/pki/ed25519.ts";
-import { fromPem, toPem } from "../../lib/pki/pem.ts";
+import { fromPem } from "../../lib/pki/pem.ts";
 import { parseCertificate } from "../../lib/pki/x509.ts";
 import { subjectAltNameExtension } from "../../lib/pki/x509.ts";
 import { craftCA, craftLeaf, signerOf } from "../support/certs.ts";
-import { filesIn, openssl } from "../support/openssl.ts";
+import { openssl, signingFolder, signLeaf } from "../support/openssl.ts";
 
 const PSK = "x509-parse-test-runtime-psk-000000001";
 const ca = await deriveCA(PSK);
@@ -73,39 +71,9 @@ function ours(der: Uint8Array) {
 }
 
 // OpenSSL-made certificates of several shapes, signed with the derived CA key.
-const seed = await hkdfSha256(utf8(PSK), utf8("francis-ca-salt-v1"), utf8("francis-ca-v1"), 32);
-const dir = filesIn({
-  "ca.pem": ca.certPem,
-  "ca.key": toPem("PRIVATE KEY", ed25519Pkcs8FromSeed(seed)),
-});
-openssl(["genpkey", "-algorithm", "ed25519", "-out", "leaf.key"], dir);
-openssl(
-  ["req", "-new", "-key", "leaf.key", "-subj", "/CN=leaf/O=Org/C=DE", "-out", "leaf.csr"],
-  dir,
-);
-function opensslLeaf(name: string, ext: string): Uint8Array {
-  const r = openssl(
-    [
-      "x509",
-      "-req",
-      "-in",
-      "leaf.csr",
-      "-CA",
-      "ca.pem",
-      "-CAkey",
-      "ca.key",
-      "-set_serial",
-      "0x00ff01",
-      "-days",
-      "400",
-      "-extfile",
-      "/dev/stdin",
-      "-outform",
-      "DER",
-    ],
-    dir,
-    ext,
-  );
+const { dir } = await signingFolder(PSK, ca.certPem, "/CN=leaf/O=Org/C=DE");
+function opensslLeaf(name: string, extensions: string): Uint8Array {
+  const r = signLeaf(dir, { serial: "0x00ff01", days: 400, extensions });
   if (r.code !== 0) throw new Error(`${name}: ${r.stderr}`);
   return r.bytes;
 }

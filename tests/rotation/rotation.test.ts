@@ -11,12 +11,14 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { deriveCA } from "../../lib/pki/ca.ts";
 import { TrustStore } from "../../lib/pki/verify.ts";
-import { MtlsClient } from "../../lib/transport/client.ts";
 import { isFrancisError } from "../../lib/errors.ts";
 import { mintIdentity } from "../support/pki.ts";
 import {
+  codeOf,
   freePort,
+  getSelf,
   printCA,
+  requestOnce,
   type RuntimeProcess,
   startRuntimeProcess,
 } from "../support/runtime_process.ts";
@@ -58,12 +60,12 @@ async function restartRuntime(psks: string[]): Promise<RuntimeProcess> {
 /** Calls the worker's peer port as a host of `ca`, trusting only `trustCAs`. */
 async function pingWorker(ca: typeof oldCA, trustCAs: (typeof oldCA)[]): Promise<string> {
   const status = await worker!.status();
-  const client = new MtlsClient({
+  const probe = {
     identity: await mintIdentity(ca, "spiffe://francis/host/probe"),
     trust: await TrustStore.fromCAs(trustCAs),
-  });
+  };
   try {
-    const r = await client.request(worker!.peerAddress, {
+    const r = await requestOnce(worker!.peerAddress, probe, {
       method: "GET",
       path: "/v1/peer/ping",
       expect: { kind: "host", id: status.hostId },
@@ -72,27 +74,18 @@ async function pingWorker(ca: typeof oldCA, trustCAs: (typeof oldCA)[]): Promise
   } catch (err) {
     if (isFrancisError(err)) return err.code;
     throw err;
-  } finally {
-    client.close();
   }
 }
 
 /** GET /v1/hosts/self at the runtime with an old-CA host certificate. */
 async function selfWith(ca: typeof oldCA): Promise<string> {
-  const client = new MtlsClient({
-    identity: await mintIdentity(ca, "spiffe://francis/host/outsider"),
-    trust: await TrustStore.fromCAs([newCA, oldCA]),
-  });
-  try {
-    const r = await client.request(runtime!.address, {
-      method: "GET",
-      path: "/v1/hosts/self",
-      expect: { kind: "runtime" },
-    });
-    return `${r.status} ${(r.body as { error?: { code: string } }).error?.code ?? ""}`.trim();
-  } finally {
-    client.close();
-  }
+  const r = await getSelf(
+    runtime!.address,
+    await mintIdentity(ca, "spiffe://francis/host/outsider"),
+    await TrustStore.fromCAs([newCA, oldCA]),
+    { kind: "runtime" },
+  );
+  return `${r.status} ${codeOf(r.body) ?? ""}`.trim();
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number) {

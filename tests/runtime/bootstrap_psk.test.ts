@@ -11,16 +11,18 @@ import { fromPem } from "../../lib/pki/pem.ts";
 import { TrustStore, verifyPeerChain } from "../../lib/pki/verify.ts";
 import { parseCertificate } from "../../lib/pki/x509.ts";
 import { HostRecord, parseWire, Routes } from "../../lib/protocol/mod.ts";
-import { MtlsClient } from "../../lib/transport/client.ts";
 import type { TlsIdentity } from "../../lib/transport/server.ts";
 import { ChallengeStore } from "../../runtime/challenges.ts";
 import { mintIdentity } from "../support/pki.ts";
 import {
   attemptPskBootstrap,
+  codeOf,
+  getSelf,
   healthz,
   printCA,
   pskBootstrap,
   type PskBootstrapAttempt,
+  requestOnce,
   type RuntimeProcess,
   startRuntimeProcess,
 } from "../support/runtime_process.ts";
@@ -34,10 +36,6 @@ const RUNTIME = { kind: "runtime" as const, id: "main" };
 
 const foreignCA = await deriveCA("bootstrap-e2e-FOREIGN-runtime-psk-00001");
 const meddler = await mintIdentity(foreignCA, "spiffe://francis/runtime/main");
-
-function codeOf(body: unknown): string | undefined {
-  return (body as { error?: { code?: string } } | undefined)?.error?.code;
-}
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   return await p.then(() => new Error("expected a rejection"), (err) => err);
@@ -143,26 +141,17 @@ describe("PSK bootstrap against a runtime process", () => {
       });
       await expectValidGrant(attempt, issuedAt);
 
-      const client = new MtlsClient({ identity: attempt.identity, trust });
-      try {
-        const r = await client.request(rt.address, {
-          method: "GET",
-          path: Routes.self,
-          expect: RUNTIME,
-        });
-        expect(r.status).toBe(200);
-        const record = parseWire(HostRecord, r.body, "host record");
-        expect(record).toMatchObject({
-          hostId: attempt.grant.hostId,
-          spiffeId: attempt.grant.spiffeId,
-          address: "10.1.2.3:9443",
-          actorTypes: ["counter", "timer"],
-          certNotAfter: attempt.grant.notAfter,
-          caBundle: caPem,
-        });
-      } finally {
-        client.close();
-      }
+      const r = await getSelf(rt.address, attempt.identity, trust, RUNTIME);
+      expect(r.status).toBe(200);
+      const record = parseWire(HostRecord, r.body, "host record");
+      expect(record).toMatchObject({
+        hostId: attempt.grant.hostId,
+        spiffeId: attempt.grant.spiffeId,
+        address: "10.1.2.3:9443",
+        actorTypes: ["counter", "timer"],
+        certNotAfter: attempt.grant.notAfter,
+        caBundle: caPem,
+      });
     });
 
     test("joins pinned to the print-ca bundle, binding to the runtime's own certificate", async () => {
@@ -176,22 +165,13 @@ describe("PSK bootstrap against a runtime process", () => {
       const runtimePeer = await verifyPeerChain([attempt.challenge.serverCertDer], trust, RUNTIME);
       expect(runtimePeer.spiffeId).toBe("spiffe://francis/runtime/main");
 
-      const client = new MtlsClient({ identity: attempt.identity, trust });
-      try {
-        const r = await client.request(rt.address, {
-          method: "GET",
-          path: Routes.self,
-          expect: RUNTIME,
-        });
-        expect(r.status).toBe(200);
-        expect(r.body).toMatchObject({
-          hostId: attempt.grant.hostId,
-          address: null,
-          actorTypes: [],
-        });
-      } finally {
-        client.close();
-      }
+      const r = await getSelf(rt.address, attempt.identity, trust, RUNTIME);
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({
+        hostId: attempt.grant.hostId,
+        address: null,
+        actorTypes: [],
+      });
     });
 
     test("gets a host identity whatever identity its CSR claims", async () => {
@@ -237,18 +217,13 @@ describe("PSK bootstrap against a runtime process", () => {
 
     test("rejects a replayed registration, correct proof and all: 401 ERR_CHALLENGE_UNKNOWN", async () => {
       const first = await pskBootstrap(rt.address, { hostPSK: HOST_PSK });
-      const client = new MtlsClient({});
-      try {
-        const replay = await client.request(rt.address, {
-          method: "POST",
-          path: Routes.register,
-          body: first.request,
-        });
-        expect(replay.status).toBe(401);
-        expect(codeOf(replay.body)).toBe("ERR_CHALLENGE_UNKNOWN");
-      } finally {
-        client.close();
-      }
+      const replay = await requestOnce(rt.address, {}, {
+        method: "POST",
+        path: Routes.register,
+        body: first.request,
+      });
+      expect(replay.status).toBe(401);
+      expect(codeOf(replay.body)).toBe("ERR_CHALLENGE_UNKNOWN");
     });
 
     test("a challenge is spent by a failed attempt: the right proof afterwards is refused", async () => {

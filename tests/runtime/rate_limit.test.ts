@@ -8,6 +8,8 @@ import { Routes } from "../../lib/protocol/mod.ts";
 import { MtlsClient } from "../../lib/transport/client.ts";
 import {
   attemptPskBootstrap,
+  codeOf,
+  getSelf,
   healthz,
   printCA,
   pskBootstrap,
@@ -20,10 +22,6 @@ const RUNTIME_PSK = "ratelimit-e2e-runtime-psk-SECRET-00001";
 const HOST_PSK = "ratelimit-e2e-host-psk-SECRET-01";
 const WRONG_HOST_PSK = "ratelimit-e2e-guessed-psk-000001";
 const RUNTIME = { kind: "runtime" as const, id: "main" };
-
-function codeOf(body: unknown): string | undefined {
-  return (body as { error?: { code?: string } } | undefined)?.error?.code;
-}
 
 describe("rate limiting of failed bootstrap attempts", () => {
   let rt: RuntimeProcess;
@@ -114,18 +112,9 @@ describe("rate limiting of failed bootstrap attempts", () => {
 
   test("a blocked source still serves /healthz and its hosts' mTLS routes", async () => {
     expect(await healthz(rt.address)).toBe(200);
-    const client = new MtlsClient({ identity: registered.identity, trust });
-    try {
-      const r = await client.request(rt.address, {
-        method: "GET",
-        path: Routes.self,
-        expect: RUNTIME,
-      });
-      expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ hostId: registered.grant.hostId });
-    } finally {
-      client.close();
-    }
+    const r = await getSelf(rt.address, registered.identity, trust, RUNTIME);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ hostId: registered.grant.hostId });
   });
 
   test("the audit log names the source and reason of each refusal, and never a PSK", () => {

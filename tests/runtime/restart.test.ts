@@ -8,12 +8,13 @@ import { createCSR } from "../../lib/pki/csr.ts";
 import { generateEd25519KeyPair } from "../../lib/pki/ed25519.ts";
 import { TrustStore, verifyPeerChain } from "../../lib/pki/verify.ts";
 import { HostRecord, type Output, parseWire, Routes } from "../../lib/protocol/mod.ts";
-import { MtlsClient } from "../../lib/transport/client.ts";
 import type { TlsIdentity } from "../../lib/transport/server.ts";
 import {
   freePort,
+  getSelf,
   printCA,
   pskBootstrap,
+  requestOnce,
   type RuntimeProcess,
   startRuntimeProcess,
 } from "../support/runtime_process.ts";
@@ -45,14 +46,7 @@ describe("registrations survive runtime restarts (SQLite)", () => {
   };
 
   /** GET /v1/hosts/self with a fresh client (a worker reconnecting after the restart). */
-  async function self(address: string, as: TlsIdentity = identity) {
-    const client = new MtlsClient({ identity: as, trust });
-    try {
-      return await client.request(address, { method: "GET", path: Routes.self, expect: RUNTIME });
-    } finally {
-      client.close();
-    }
-  }
+  const self = (address: string) => getSelf(address, identity, trust, RUNTIME);
 
   afterAll(async () => {
     await rt?.kill();
@@ -98,20 +92,15 @@ describe("registrations survive runtime restarts (SQLite)", () => {
     expect(r.body).toMatchObject({ hostId: registration.hostId, actorTypes: ["ledger"] });
 
     const keys = await generateEd25519KeyPair(true);
-    const client = new MtlsClient({ identity, trust });
-    try {
-      const renewed = await client.request(third.address, {
-        method: "POST",
-        path: Routes.renew,
-        body: { csr: toBase64(await createCSR(keys)) },
-        expect: RUNTIME,
-      });
-      expect(renewed.status).toBe(200);
-      expect(renewed.body).toMatchObject({ hostId: registration.hostId });
-      serverCerts.push(renewed.serverCertDer);
-    } finally {
-      client.close();
-    }
+    const renewed = await requestOnce(third.address, { identity, trust }, {
+      method: "POST",
+      path: Routes.renew,
+      body: { csr: toBase64(await createCSR(keys)) },
+      expect: RUNTIME,
+    });
+    expect(renewed.status).toBe(200);
+    expect(renewed.body).toMatchObject({ hostId: registration.hostId });
+    serverCerts.push(renewed.serverCertDer);
     // Each process minted its own server certificate, all under the one derived CA.
     for (const der of serverCerts) await verifyPeerChain([der], trust, RUNTIME);
     expect(serverCerts[0]).not.toEqual(serverCerts[1]);

@@ -21,6 +21,7 @@ import { type CallOptions, type CallResult, MtlsClient } from "../../lib/transpo
 import type { TlsIdentity } from "../../lib/transport/server.ts";
 import { mintIdentity } from "../support/pki.ts";
 import {
+  codeOf,
   healthz,
   printCA,
   pskBootstrap,
@@ -37,10 +38,6 @@ const RUNTIME = { kind: "runtime" as const, id: "rt-routes" };
 
 const ca = await deriveCA(RUNTIME_PSK);
 const foreignCA = await deriveCA("routes-e2e-FOREIGN-runtime-psk-000001");
-
-function codeOf(body: unknown): string | undefined {
-  return (body as { error?: { code?: string } } | undefined)?.error?.code;
-}
 
 /** Every error body is `{error: {code, message}}` and nothing else. */
 function expectError(

@@ -1,11 +1,10 @@
 // A real runtime process (Deno, `runtime/main.ts serve`) for end-to-end tests,
-// raw HTTPS requests for what MtlsClient will not send, and the worker side of
-// the PSK bootstrap built from the lib primitives, with knobs to break each step.
-import { type ChildProcess, spawn } from "node:child_process";
+// raw HTTPS requests for what MtlsClient will not send, one-off mTLS requests,
+// and the worker side of the PSK bootstrap built from the lib primitives, with
+// knobs to break each step.
 import { writeFileSync } from "node:fs";
 import https from "node:https";
 import { join } from "node:path";
-import process from "node:process";
 import { toBase64 } from "../../lib/bytes.ts";
 import {
   bootstrapTranscript,
@@ -25,9 +24,14 @@ import {
   parseWire,
   Routes,
 } from "../../lib/protocol/mod.ts";
-import { type CallResult, MtlsClient } from "../../lib/transport/client.ts";
+import {
+  type CallOptions,
+  type CallResult,
+  type ClientOptions,
+  MtlsClient,
+} from "../../lib/transport/client.ts";
 import type { TlsIdentity } from "../../lib/transport/server.ts";
-import { DENO, ROOT, runScript } from "./processes.ts";
+import { type Exit, runScript, spawnScript } from "./processes.ts";
 import { tempDir } from "./tmp.ts";
 
 // --- The runtime process ----------------------------------------------------
@@ -36,10 +40,7 @@ export { freePort } from "../../lib/transport/client.ts";
 import { freePort } from "../../lib/transport/client.ts";
 
 /** How a runtime process ended. */
-export interface Exit {
-  code: number | null;
-  signal: string | null;
-}
+export type { Exit };
 
 /** A running `runtime/main.ts serve`. */
 export interface RuntimeProcess {
@@ -76,25 +77,6 @@ export interface RuntimeProcessOptions {
   dir?: string;
 }
 
-const running = new Set<ChildProcess>();
-function killAll(): void {
-  for (const child of running) signal(child, "SIGKILL");
-  running.clear();
-}
-
-// process.kill rather than child.kill: Deno's child.kill() closes the child's
-// pipes and then reports the signal it sent as the cause of exit, even when the
-// child handled it and exited 0.
-function signal(child: ChildProcess, name: "SIGTERM" | "SIGKILL"): void {
-  try {
-    process.kill(child.pid!, name);
-  } catch {
-    // already gone
-  }
-}
-process.on("exit", killAll);
-globalThis.addEventListener?.("unload", killAll);
-
 /** Starts the runtime under Deno and resolves once it logs "runtime listening". */
 export async function startRuntimeProcess(
   options: RuntimeProcessOptions,
@@ -107,87 +89,14 @@ export async function startRuntimeProcess(
     JSON.stringify({ ...options.config, bind: `127.0.0.1:${port}` }, null, 2),
     { mode: 0o600 },
   );
-  const child = spawn(DENO, [
-    "run",
-    "--quiet",
-    "--allow-read",
-    "--allow-env",
-    "--allow-net",
-    "--allow-write",
-    `${ROOT}runtime/main.ts`,
-    "serve",
-    "-config",
-    configPath,
-  ], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
-      NO_COLOR: "1",
-      ...options.env,
-    },
-    stdio: ["ignore", "ignore", "pipe"],
+  const p = spawnScript("deno", "runtime/main.ts", ["serve", "-config", configPath], {
+    name: "runtime",
+    env: options.env,
   });
-  running.add(child);
-
-  const lines: string[] = [];
-  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-  let partial = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => {
-    const parts = (partial + chunk).split("\n");
-    partial = parts.pop()!;
-    for (const line of parts) {
-      lines.push(line);
-      for (const w of [...waiters]) {
-        if (w.pattern.test(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    }
-  });
-  let exit: Exit | undefined;
-  const exited = new Promise<Exit>((resolve) => {
-    // "close", not "exit": every stderr line has been read by then.
-    child.once("close", (code, sig) => {
-      running.delete(child);
-      exit = { code, signal: sig };
-      resolve(exit);
-    });
-  });
-
-  const waitForLine = (pattern: RegExp, timeoutMs = 5_000): Promise<string> => {
-    const seen = lines.find((l) => pattern.test(l));
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        reject(new Error(`no stderr line matched ${pattern} within ${timeoutMs} ms:\n${tail()}`));
-      }, timeoutMs);
-      const waiter = {
-        pattern,
-        resolve: (line: string) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      };
-      waiters.push(waiter);
-      exited.then(() => {
-        if (!waiters.includes(waiter)) return;
-        waiters.splice(waiters.indexOf(waiter), 1);
-        clearTimeout(timer);
-        reject(new Error(`runtime exited (${JSON.stringify(exit)}) before ${pattern}:\n${tail()}`));
-      });
-    });
-  };
-  const tail = () => [...lines, partial].slice(-20).join("\n");
-
   try {
-    await waitForLine(/runtime listening/, options.readyTimeoutMs ?? 20_000);
+    await p.waitForLine(/runtime listening/, options.readyTimeoutMs ?? 20_000);
   } catch (err) {
-    signal(child, "SIGKILL");
-    await exited;
+    await p.kill();
     throw err;
   }
 
@@ -196,32 +105,13 @@ export async function startRuntimeProcess(
     port,
     configPath,
     env: options.env ?? {},
-    lines,
+    lines: p.lines,
     get exited() {
-      return exit !== undefined;
+      return p.exit !== undefined;
     },
-    waitForLine,
-    async stop(timeoutMs = 5_000): Promise<Exit> {
-      if (exit) return exit;
-      signal(child, "SIGTERM");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((resolve) =>
-        timer = setTimeout(() => resolve("late"), timeoutMs)
-      );
-      const outcome = await Promise.race([exited, late]);
-      clearTimeout(timer);
-      if (outcome === "late") {
-        signal(child, "SIGKILL");
-        await exited;
-        throw new Error(`runtime did not exit within ${timeoutMs} ms of SIGTERM`);
-      }
-      return outcome;
-    },
-    async kill(): Promise<Exit> {
-      if (exit) return exit;
-      signal(child, "SIGKILL");
-      return await exited;
-    },
+    waitForLine: p.waitForLine,
+    stop: p.stop,
+    kill: p.kill,
   };
 }
 
@@ -322,6 +212,44 @@ export function rawRequest(address: string, request: RawRequest): Promise<RawRes
 /** The status of `GET /healthz` (a fresh connection each time). */
 export async function healthz(address: string): Promise<number> {
   return (await rawRequest(address, { method: "GET", path: Routes.health })).status;
+}
+
+// --- One mTLS request -----------------------------------------------------------
+
+/** The `error.code` of an error body (`{error: {code, message}}`), if it is one. */
+export function codeOf(body: unknown): string | undefined {
+  return (body as { error?: { code?: string } } | undefined)?.error?.code;
+}
+
+/**
+ * One request to `address` on a fresh MtlsClient made with `options`, closed
+ * afterwards: a worker or peer connecting anew.
+ */
+export async function requestOnce(
+  address: string,
+  options: ClientOptions,
+  request: CallOptions,
+): Promise<CallResult> {
+  const client = new MtlsClient(options);
+  try {
+    return await client.request(address, request);
+  } finally {
+    client.close();
+  }
+}
+
+/** `GET /v1/hosts/self` as `identity` on a fresh client pinned to `trust`, expecting `runtime`. */
+export function getSelf(
+  address: string,
+  identity: TlsIdentity,
+  trust: TrustStore,
+  runtime: ExpectedIdentity,
+): Promise<CallResult> {
+  return requestOnce(address, { identity, trust }, {
+    method: "GET",
+    path: Routes.self,
+    expect: runtime,
+  });
 }
 
 // --- The worker side of the PSK bootstrap --------------------------------------

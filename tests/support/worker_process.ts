@@ -1,18 +1,13 @@
 // A real worker process (Bun, `worker/main.ts`) for end-to-end tests: start it
 // with flags and environment, wait until its control server answers, read its
 // log, stop it; or run it to its exit for the failure cases.
-import { type ChildProcess, spawn } from "node:child_process";
 import http from "node:http";
-import process from "node:process";
 import type { HostStatus } from "../../worker/host.ts";
-import { BUN, ROOT } from "./processes.ts";
+import { type Exit, type LoggedProcess, spawnScript } from "./processes.ts";
 import { freePort } from "./runtime_process.ts";
 
 /** How a worker process ended. */
-export interface WorkerExit {
-  code: number | null;
-  signal: string | null;
-}
+export type WorkerExit = Exit;
 
 /** A running `worker/main.ts`. */
 export interface WorkerProcess {
@@ -51,105 +46,9 @@ export interface WorkerProcessOptions {
   readyTimeoutMs?: number;
 }
 
-const running = new Set<ChildProcess>();
-function killAll(): void {
-  for (const child of running) signal(child, "SIGKILL");
-  running.clear();
-}
-
-// process.kill by pid, not child.kill(): under Deno, child.kill() makes the exit
-// event report the signal sent even when the worker handled it and exited 0.
-function signal(child: ChildProcess, name: "SIGTERM" | "SIGKILL"): void {
-  try {
-    process.kill(child.pid!, name);
-  } catch {
-    // already gone
-  }
-}
-process.on("exit", killAll);
-globalThis.addEventListener?.("unload", killAll);
-
-/** A child process with its stderr split into lines and its exit as a promise. */
-interface Spawned {
-  child: ChildProcess;
-  lines: string[];
-  text: () => string;
-  exited: Promise<WorkerExit>;
-  exit: () => WorkerExit | undefined;
-  waitForLine(pattern: RegExp, timeoutMs: number): Promise<string>;
-}
-
-function spawnWorker(flags: string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(BUN, [`${ROOT}worker/main.ts`, ...flags], {
-    // Bun reads bunfig.toml (the npm: resolver) from the working directory.
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? "/tmp",
-      NO_COLOR: "1",
-      ...env,
-    },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  running.add(child);
-  const lines: string[] = [];
-  let all = "";
-  let partial = "";
-  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => {
-    all += chunk;
-    const parts = (partial + chunk).split("\n");
-    partial = parts.pop()!;
-    for (const line of parts) {
-      lines.push(line);
-      for (const w of [...waiters]) {
-        if (w.pattern.test(line)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
-      }
-    }
-  });
-  let exit: WorkerExit | undefined;
-  // "close" (not "exit"): stderr has been read to its end by then.
-  const exited = new Promise<WorkerExit>((resolve) => {
-    child.once("close", (code, signal) => {
-      running.delete(child);
-      if (partial !== "") lines.push(partial);
-      partial = "";
-      exit = { code, signal };
-      resolve(exit);
-    });
-  });
-  const tail = () => [...lines, partial].slice(-20).join("\n");
-  const waitForLine = (pattern: RegExp, timeoutMs: number): Promise<string> => {
-    const seen = lines.find((l) => pattern.test(l));
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise<string>((resolve, reject) => {
-      const waiter = {
-        pattern,
-        resolve: (line: string) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        reject(
-          new Error(`no worker log line matched ${pattern} within ${timeoutMs} ms:\n${tail()}`),
-        );
-      }, timeoutMs);
-      waiters.push(waiter);
-      exited.then(() => {
-        if (!waiters.includes(waiter)) return;
-        waiters.splice(waiters.indexOf(waiter), 1);
-        clearTimeout(timer);
-        reject(new Error(`worker exited (${JSON.stringify(exit)}) before ${pattern}:\n${tail()}`));
-      });
-    });
-  };
-  return { child, lines, text: () => all, exited, exit: () => exit, waitForLine };
+/** Starts `worker/main.ts flags` under Bun (from the repo root, where it reads bunfig.toml). */
+function spawnWorker(flags: string[], env: Record<string, string> = {}): LoggedProcess {
+  return spawnScript("bun", "worker/main.ts", flags, { name: "worker", env });
 }
 
 /** One plain HTTP GET; resolves with status and parsed JSON body. */
@@ -206,9 +105,9 @@ export async function startWorker(options: WorkerProcessOptions): Promise<Worker
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
   for (;;) {
-    if (w.exit()) {
+    if (w.exit) {
       throw new Error(
-        `worker exited (${JSON.stringify(w.exit())}) before it was ready:\n${w.text()}`,
+        `worker exited (${JSON.stringify(w.exit)}) before it was ready:\n${w.stderr}`,
       );
     }
     try {
@@ -218,9 +117,8 @@ export async function startWorker(options: WorkerProcessOptions): Promise<Worker
       // not listening yet
     }
     if (Date.now() > deadline) {
-      signal(w.child, "SIGKILL");
-      await w.exited;
-      throw new Error(`worker's /status did not answer within the timeout:\n${w.text()}`);
+      await w.kill();
+      throw new Error(`worker's /status did not answer within the timeout:\n${w.stderr}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -230,10 +128,10 @@ export async function startWorker(options: WorkerProcessOptions): Promise<Worker
     peerAddress,
     lines: w.lines,
     get stderr() {
-      return w.text();
+      return w.stderr;
     },
     get exited() {
-      return w.exit() !== undefined;
+      return w.exit !== undefined;
     },
     status,
     async waitForStatus(predicate, timeoutMs = 10_000): Promise<HostStatus> {
@@ -246,26 +144,9 @@ export async function startWorker(options: WorkerProcessOptions): Promise<Worker
       }
       throw new Error(`/status never matched within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
     },
-    waitForLine: (pattern, timeoutMs = 5_000) => w.waitForLine(pattern, timeoutMs),
-    async stop(timeoutMs = 5_000): Promise<WorkerExit> {
-      if (w.exit()) return w.exit()!;
-      signal(w.child, "SIGTERM");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), timeoutMs));
-      const outcome = await Promise.race([w.exited, late]);
-      clearTimeout(timer);
-      if (outcome === "late") {
-        signal(w.child, "SIGKILL");
-        await w.exited;
-        throw new Error(`worker did not exit within ${timeoutMs} ms of SIGTERM:\n${w.text()}`);
-      }
-      return outcome;
-    },
-    async kill(): Promise<WorkerExit> {
-      if (w.exit()) return w.exit()!;
-      signal(w.child, "SIGKILL");
-      return await w.exited;
-    },
+    waitForLine: w.waitForLine,
+    stop: w.stop,
+    kill: w.kill,
   };
 }
 
@@ -290,9 +171,9 @@ export async function runToExit(
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    signal(w.child, "SIGKILL");
+    void w.kill();
   }, timeoutMs);
   const exit = await w.exited;
   clearTimeout(timer);
-  return { code: timedOut ? null : exit.code, stderr: w.text() };
+  return { code: timedOut ? null : exit.code, stderr: w.stderr };
 }

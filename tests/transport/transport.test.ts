@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { deriveCA } from "../../lib/pki/ca.ts";
-import { TrustStore } from "../../lib/pki/verify.ts";
+import { type ExpectedIdentity, TrustStore } from "../../lib/pki/verify.ts";
 import { MtlsClient } from "../../lib/transport/client.ts";
 import { type HttpsServer, type RequestContext, serveHttps } from "../../lib/transport/server.ts";
 import { isFrancisError } from "../../lib/errors.ts";
@@ -39,6 +39,16 @@ afterAll(async () => {
 
 const expectServer = { kind: "host" as const, id: "server" };
 
+/** `GET /` of `server` (or of an address) through `client`, expecting the server to be `expect`. */
+function get(
+  client: MtlsClient,
+  server: HttpsServer | string,
+  expect: ExpectedIdentity = expectServer,
+) {
+  const address = typeof server === "string" ? server : `127.0.0.1:${server.port}`;
+  return client.request(address, { method: "GET", path: "/", expect });
+}
+
 async function failure(p: Promise<unknown>): Promise<string> {
   const err = await p.then(() => undefined, (e) => e);
   if (!isFrancisError(err)) throw new Error(`expected a FrancisError, got ${err}`);
@@ -49,11 +59,7 @@ describe("optional client certificates", () => {
   test("tells the handler who a verified client is", async () => {
     const server = await start("optional");
     const client = new MtlsClient({ identity: clientId, trust });
-    const r = await client.request(`127.0.0.1:${server.port}`, {
-      method: "GET",
-      path: "/",
-      expect: expectServer,
-    });
+    const r = await get(client, server);
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
       peer: "spiffe://francis/host/client",
@@ -66,11 +72,7 @@ describe("optional client certificates", () => {
   test("serves a client without a certificate, with no peer", async () => {
     const server = await start("optional");
     const client = new MtlsClient({ trust });
-    const r = await client.request(`127.0.0.1:${server.port}`, {
-      method: "GET",
-      path: "/",
-      expect: expectServer,
-    });
+    const r = await get(client, server);
     expect(r.body).toMatchObject({ peer: null, error: null });
     client.close();
   });
@@ -78,11 +80,7 @@ describe("optional client certificates", () => {
   test("reports a foreign-CA client certificate as refused", async () => {
     const server = await start("optional");
     const client = new MtlsClient({ identity: foreignId, trust });
-    const r = await client.request(`127.0.0.1:${server.port}`, {
-      method: "GET",
-      path: "/",
-      expect: expectServer,
-    });
+    const r = await get(client, server);
     expect(r.body).toMatchObject({ peer: null, error: "ERR_CERT_UNTRUSTED_CA" });
     client.close();
   });
@@ -94,14 +92,10 @@ describe("optional client certificates", () => {
     const address = `127.0.0.1:${server.port}`;
     const wait = shortLived.notAfter.getTime() - Date.now();
     if (wait > 1000) await new Promise((r) => setTimeout(r, wait - 1000));
-    const before = await client.request(address, {
-      method: "GET",
-      path: "/",
-      expect: expectServer,
-    });
+    const before = await get(client, address);
     expect(before.body).toMatchObject({ peer: "spiffe://francis/host/client" });
     await new Promise((r) => setTimeout(r, shortLived.notAfter.getTime() - Date.now() + 50));
-    const after = await client.request(address, { method: "GET", path: "/", expect: expectServer });
+    const after = await get(client, address);
     expect(after.body).toMatchObject({ peer: null, error: "ERR_CERT_EXPIRED" });
     expect(client.handshakes).toBe(1); // the same connection
     client.close();
@@ -112,11 +106,7 @@ describe("required client certificates (mTLS-only)", () => {
   test("answers a client with a cluster certificate", async () => {
     const server = await start("required");
     const client = new MtlsClient({ identity: clientId, trust });
-    const r = await client.request(`127.0.0.1:${server.port}`, {
-      method: "GET",
-      path: "/",
-      expect: expectServer,
-    });
+    const r = await get(client, server);
     expect(r.body).toMatchObject({ peer: "spiffe://francis/host/client" });
     client.close();
   });
@@ -124,13 +114,7 @@ describe("required client certificates (mTLS-only)", () => {
   test("gives no HTTP answer to a client without a certificate", async () => {
     const server = await start("required");
     const client = new MtlsClient({ trust });
-    const code = await failure(
-      client.request(`127.0.0.1:${server.port}`, {
-        method: "GET",
-        path: "/",
-        expect: expectServer,
-      }),
-    );
+    const code = await failure(get(client, server));
     expect(code).toBe("ERR_UNREACHABLE");
     client.close();
   });
@@ -138,13 +122,7 @@ describe("required client certificates (mTLS-only)", () => {
   test("gives no HTTP answer to a client with a foreign-CA certificate", async () => {
     const server = await start("required");
     const client = new MtlsClient({ identity: foreignId, trust });
-    const code = await failure(
-      client.request(`127.0.0.1:${server.port}`, {
-        method: "GET",
-        path: "/",
-        expect: expectServer,
-      }),
-    );
+    const code = await failure(get(client, server));
     expect(code).toBe("ERR_UNREACHABLE");
     client.close();
   });
@@ -154,11 +132,7 @@ describe("the client checks who the server is", () => {
   test("refuses a server whose certificate names another host", async () => {
     const server = await start("optional");
     const client = new MtlsClient({ identity: clientId, trust });
-    const code = await failure(client.request(`127.0.0.1:${server.port}`, {
-      method: "GET",
-      path: "/",
-      expect: { kind: "host", id: "someone-else" },
-    }));
+    const code = await failure(get(client, server, { kind: "host", id: "someone-else" }));
     expect(code).toBe("ERR_CERT_WRONG_IDENTITY");
     client.close();
   });
@@ -169,13 +143,7 @@ describe("the client checks who the server is", () => {
       identity: clientId,
       trust: await TrustStore.fromCAs([foreignCA]),
     });
-    const code = await failure(
-      client.request(`127.0.0.1:${server.port}`, {
-        method: "GET",
-        path: "/",
-        expect: expectServer,
-      }),
-    );
+    const code = await failure(get(client, server));
     expect(code).toBe("ERR_CERT_UNTRUSTED_CA");
     client.close();
   });
@@ -185,7 +153,7 @@ describe("the client checks who the server is", () => {
     const client = new MtlsClient({ identity: clientId, trust, maxSockets: 4 });
     const address = `127.0.0.1:${server.port}`;
     for (let i = 0; i < 30; i++) {
-      await client.request(address, { method: "GET", path: "/", expect: expectServer });
+      await get(client, address);
     }
     expect(client.handshakes).toBe(1);
     client.close();
@@ -199,11 +167,7 @@ describe("live certificate swap", () => {
     const address = `127.0.0.1:${server.port}`;
     server.updateTls({ ...renamed, trust });
     const client = new MtlsClient({ identity: clientId, trust });
-    const r = await client.request(address, {
-      method: "GET",
-      path: "/",
-      expect: { kind: "host", id: "renamed" },
-    });
+    const r = await get(client, address, { kind: "host", id: "renamed" });
     expect(r.status).toBe(200);
     client.close();
   });
@@ -214,19 +178,12 @@ describe("live certificate swap", () => {
     const bothTrust = await TrustStore.fromCAs([foreignCA, ca]);
     server.updateTls({ ...serverId, trust: bothTrust });
     const oldCAClient = new MtlsClient({ identity: clientId, trust });
-    expect(
-      (await oldCAClient.request(address, { method: "GET", path: "/", expect: expectServer }))
-        .status,
-    )
-      .toBe(200);
+    expect((await get(oldCAClient, address)).status).toBe(200);
     oldCAClient.close();
     const serverOnForeign = await mintIdentity(foreignCA, "spiffe://francis/host/server");
     server.updateTls({ ...serverOnForeign, trust: await TrustStore.fromCAs([foreignCA]) });
     const again = new MtlsClient({ identity: clientId, trust: bothTrust });
-    expect(
-      await failure(again.request(address, { method: "GET", path: "/", expect: expectServer })),
-    )
-      .toBe("ERR_UNREACHABLE");
+    expect(await failure(get(again, address))).toBe("ERR_UNREACHABLE");
     again.close();
   });
 });
@@ -235,11 +192,7 @@ describe("graceful close", () => {
   test("closes idle keep-alive connections at once", async () => {
     const server = await start("required");
     const client = new MtlsClient({ identity: clientId, trust });
-    await client.request(`127.0.0.1:${server.port}`, {
-      method: "GET",
-      path: "/",
-      expect: expectServer,
-    });
+    await get(client, server);
     const t0 = performance.now();
     await server.close(5_000);
     expect(performance.now() - t0).toBeLessThan(2_000);

@@ -1,10 +1,11 @@
 // The worker CLI joining a real cluster: runtime processes under Deno, worker
 // processes under Bun. Every way to join, every refusal, relays that terminate
 // TLS, failover and a runtime that comes up late.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ClusterCA, deriveCA } from "../../lib/pki/ca.ts";
+import { setup, SLOW, teardown } from "../support/hooks.ts";
 import { type IssuerKey, issuerKey, jwksOf, mintToken } from "../support/jwt.ts";
 import { mintIdentity } from "../support/pki.ts";
 import { ROOT } from "../support/processes.ts";
@@ -17,13 +18,6 @@ import {
 } from "../support/runtime_process.ts";
 import { tempDir } from "../support/tmp.ts";
 import { runToExit, startWorker, type WorkerProcess } from "../support/worker_process.ts";
-
-// bun:test hooks take a timeout (starting processes can outlast the 5 s default);
-// the Deno shim's hooks have none and ignore it.
-type Hook = (fn: () => Promise<void>, timeoutMs?: number) => void;
-const setup = beforeAll as Hook;
-const teardown = afterAll as Hook;
-const SLOW = 30_000;
 
 const RUNTIME_PSK = "worker-e2e-bootstrap-runtime-psk-00000001";
 const HOST_PSK = "worker-e2e-host-psk-0001";

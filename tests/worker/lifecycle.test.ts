@@ -2,25 +2,24 @@
 // under Bun): its peer port admits cluster members only, its certificate is
 // renewed in place, and it re-attaches to a restarted runtime without a new
 // bootstrap.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { type ClusterCA, deriveCA } from "../../lib/pki/ca.ts";
 import { TrustStore } from "../../lib/pki/verify.ts";
 import { parseCertificate } from "../../lib/pki/x509.ts";
-import { MtlsClient } from "../../lib/transport/client.ts";
+import type { ClientOptions } from "../../lib/transport/client.ts";
+import { setup, SLOW, teardown } from "../support/hooks.ts";
 import { mintIdentity } from "../support/pki.ts";
-import { printCA, type RuntimeProcess, startRuntimeProcess } from "../support/runtime_process.ts";
+import {
+  printCA,
+  requestOnce,
+  type RuntimeProcess,
+  startRuntimeProcess,
+} from "../support/runtime_process.ts";
 import { tempDir } from "../support/tmp.ts";
 import { startWorker, type WorkerProcess } from "../support/worker_process.ts";
-
-// bun:test hooks take a timeout (starting processes can outlast the 5 s default);
-// the Deno shim's hooks have none and ignore it.
-type Hook = (fn: () => Promise<void>, timeoutMs?: number) => void;
-const setup = beforeAll as Hook;
-const teardown = afterAll as Hook;
-const SLOW = 30_000;
 
 const RUNTIME_PSK = "worker-e2e-lifecycle-runtime-psk-00000001";
 const HOST_PSK = "worker-e2e-lifecycle-host-psk";
@@ -77,16 +76,13 @@ describe("a joined worker", () => {
     await rt?.kill();
   }, SLOW);
 
-  async function ping(client: MtlsClient, expectHost = hostId) {
-    try {
-      return await client.request(w.peerAddress, {
-        method: "GET",
-        path: PING,
-        expect: { kind: "host", id: expectHost },
-      });
-    } finally {
-      client.close();
-    }
+  /** GET /v1/peer/ping on a fresh client, expecting the worker to be `expectHost`. */
+  function ping(client: ClientOptions, expectHost = hostId) {
+    return requestOnce(w.peerAddress, client, {
+      method: "GET",
+      path: PING,
+      expect: { kind: "host", id: expectHost },
+    });
   }
 
   describe("peer server", () => {
@@ -95,7 +91,7 @@ describe("a joined worker", () => {
       async () => {
         for (const caller of ["spiffe://francis/host/peer-test", "spiffe://francis/runtime/main"]) {
           const identity = await mintIdentity(clusterCA, caller);
-          const r = await ping(new MtlsClient({ identity, trust, timeoutMs: 5_000 }));
+          const r = await ping({ identity, trust, timeoutMs: 5_000 });
           expect(r.status).toBe(200);
           expect(r.body).toEqual({ hostId, caller });
         }
@@ -104,21 +100,20 @@ describe("a joined worker", () => {
     );
 
     test("refuses a client without a certificate at the TLS layer", async () => {
-      const err = await rejection(ping(new MtlsClient({ trust, timeoutMs: 5_000 })));
+      const err = await rejection(ping({ trust, timeoutMs: 5_000 }));
       expect(err).toMatchObject({ code: "ERR_UNREACHABLE" });
     }, SLOW);
 
     test("refuses a client whose certificate is from a foreign CA at the TLS layer", async () => {
       const foreign = await deriveCA("worker-e2e-lifecycle-FOREIGN-psk-0000001");
       const identity = await mintIdentity(foreign, "spiffe://francis/host/intruder");
-      const err = await rejection(ping(new MtlsClient({ identity, trust, timeoutMs: 5_000 })));
+      const err = await rejection(ping({ identity, trust, timeoutMs: 5_000 }));
       expect(err).toMatchObject({ code: "ERR_UNREACHABLE" });
     }, SLOW);
 
     test("is not mistaken for another host by a client expecting one", async () => {
       const identity = await mintIdentity(clusterCA, "spiffe://francis/host/peer-test");
-      const client = new MtlsClient({ identity, trust, timeoutMs: 5_000 });
-      const err = await rejection(ping(client, "h-someone-else"));
+      const err = await rejection(ping({ identity, trust, timeoutMs: 5_000 }, "h-someone-else"));
       expect(err).toMatchObject({ code: "ERR_CERT_WRONG_IDENTITY" });
     }, SLOW);
   });
@@ -135,7 +130,7 @@ describe("a joined worker", () => {
     expect(w.exited).toBe(false);
     // The peer server now presents the renewed certificate to new connections.
     const identity = await mintIdentity(clusterCA, "spiffe://francis/host/peer-test");
-    const r = await ping(new MtlsClient({ identity, trust, timeoutMs: 5_000 }));
+    const r = await ping({ identity, trust, timeoutMs: 5_000 });
     expect(r.status).toBe(200);
     const presented = parseCertificate(r.serverCertDer).notAfter.getTime();
     expect(presented).toBeGreaterThanOrEqual(Date.parse(renewed.certNotAfter));

@@ -28,8 +28,12 @@ afterAll(async () => {
   for (const f of cleanups.reverse()) await f();
 });
 
+// The meddler's cut relies on how Bun's node:net delivers TLS records in chunks;
+// Deno's coalesces them differently, so under `deno test` the split never happens.
+const meddlerTest = "Bun" in globalThis ? test : test.skip;
+
 describe("a meddler between an unpinned worker and the runtime", () => {
-  test("cannot answer the registration after the real runtime proved the PSK", async () => {
+  meddlerTest("cannot answer the registration after the real runtime proved the PSK", async () => {
     const rt = await startRuntimeProcess({
       config: {
         runtimePSKs: [GOOD],
@@ -41,16 +45,22 @@ describe("a meddler between an unpinned worker and the runtime", () => {
     // The meddler's own cluster: a TLS server that grants certificates for any CSR.
     const evilCA = await deriveCA("the-meddlers-own-ca-psk-00000000000000001");
     const evilTls = await mintIdentity(evilCA, "spiffe://francis/runtime/main");
-    let forged = 0;
+    let forgedRegisters = 0;
     const forger = https.createServer(
       { cert: evilTls.certPem, key: evilTls.keyPem },
       (req, res) => {
         let text = "";
         req.on("data", (c) => text += c);
         req.on("end", async () => {
-          forged++;
-          const body = text ? JSON.parse(text) : {};
-          const { publicKey } = await verifyCSR(fromBase64(body.csr ?? ""));
+          let publicKey: Uint8Array;
+          try {
+            publicKey = (await verifyCSR(fromBase64(JSON.parse(text).csr))).publicKey;
+          } catch {
+            // not a registration (a challenge, a health report): nothing to forge
+            res.writeHead(400, { "content-type": "application/json" }).end("{}");
+            return;
+          }
+          forgedRegisters++;
           const cert = await issueWorkloadCert({
             ca: evilCA,
             spiffeId: "spiffe://francis/host/h-meddler",
@@ -75,7 +85,7 @@ describe("a meddler between an unpinned worker and the runtime", () => {
     const [rtHost, rtPort] = rt.address.split(":");
     let connections = 0;
     const meddler = net.createServer((client) => {
-      const first = connections++ === 0;
+      const first = connections++ === 0; // reset before each attempt
       const upstream = first
         ? net.connect(Number(rtPort), rtHost)
         : net.connect(forgerPort, "127.0.0.1");
@@ -85,6 +95,9 @@ describe("a meddler between an unpinned worker and the runtime", () => {
         upstream.pipe(client);
         return;
       }
+      // Seen on loopback with Bun's node:net: the worker's second chunk carries its
+      // Finished and the challenge request; the runtime's second chunk after it ends
+      // the answer. Cutting there makes the worker open a new connection for register.
       let clientChunks = 0;
       let answerChunks = 0;
       client.on("data", (c: Uint8Array) => {
@@ -103,17 +116,24 @@ describe("a meddler between an unpinned worker and the runtime", () => {
     cleanups.push(() => meddler.close());
     const address = `127.0.0.1:${(meddler.address() as net.AddressInfo).port}`;
 
-    const r = await runToExit(
-      ["--runtime-address", address, "--unsafe-no-pinned-ca"],
-      { FRANCIS_HOST_BOOTSTRAP_PSK: HOST_PSK },
-      30_000,
-    );
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain("ERR_BOOTSTRAP_BAD_SERVER_PROOF");
-    expect(r.stderr).not.toContain("h-meddler");
-    expect(connections).toBeGreaterThan(1); // the registration did go to the forger
-    expect(forged).toBeGreaterThan(0);
-  }, 60_000);
+    // The split depends on timing: when the register still rides the first
+    // connection, the worker simply joins the real runtime. Try until the forger
+    // has answered a registration; the worker must refuse every time it does.
+    for (let attempt = 0; attempt < 5 && forgedRegisters === 0; attempt++) {
+      connections = 0;
+      const r = await runToExit(
+        ["--runtime-address", address, "--unsafe-no-pinned-ca"],
+        { FRANCIS_HOST_BOOTSTRAP_PSK: HOST_PSK },
+        8_000,
+      );
+      expect(r.stderr).not.toContain("h-meddler");
+      if (forgedRegisters > 0) {
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("ERR_BOOTSTRAP_BAD_SERVER_PROOF");
+      }
+    }
+    expect(forgedRegisters).toBeGreaterThan(0); // the attack did happen
+  }, 90_000);
 });
 
 describe("a runtime of another cluster answering for a while", () => {

@@ -10,13 +10,9 @@ import { deriveBootstrapKeys } from "../lib/bootstrap/mod.ts";
 import { FrancisError } from "../lib/errors.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { TrustStore } from "../lib/pki/verify.ts";
-import { freePort, splitAddress } from "../lib/transport/client.ts";
-import { type HttpsServer, serveHttps } from "../lib/transport/server.ts";
-import { MtlsClient } from "../lib/transport/client.ts";
-import { ActorRuntime } from "../lib/actor/host.ts";
-import { createPeerApp } from "../lib/actor/peer.ts";
-import { ClusterService } from "../lib/actor/service.ts";
+import { splitAddress } from "../lib/transport/client.ts";
 import type { ActorFactory, ActorService, ActorTypeOptions } from "../lib/actor/types.ts";
+import { advertisedAddress, backoffDelay, HostCore } from "./host_core.ts";
 import {
   type BootstrapCredential,
   type Grant,
@@ -57,15 +53,6 @@ export interface HostStatus {
   runtime: string;
 }
 
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 10_000;
-
-/** Exponential backoff with full jitter: 0.5 s doubling up to 10 s. */
-export function backoffDelay(attempt: number): number {
-  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt);
-  return cap / 2 + Math.random() * cap / 2;
-}
-
 function hostConfigError(message: string): FrancisError {
   return new FrancisError("ERR_HOST_CONFIG", message);
 }
@@ -74,19 +61,13 @@ function hostConfigError(message: string): FrancisError {
 export class RemoteHost {
   readonly #options: RemoteHostOptions;
   readonly #logger: Logger;
+  readonly #core: HostCore;
   #runtime!: RuntimeClient;
   #grant?: Grant;
-  #peer?: HttpsServer;
-  #timers = new Set<ReturnType<typeof setTimeout>>();
-  #stopped = false;
   #credential?: BootstrapCredential;
   #advertised?: string;
-  readonly #actors: ActorRuntime;
-  readonly #service: ClusterService;
-  #peers?: MtlsClient;
   #lastHealthyAt = 0;
   #generation?: number;
-  #fenced = false;
 
   /**
    * Checks the options; nothing starts until {@linkcode RemoteHost.start}.
@@ -122,25 +103,7 @@ export class RemoteHost {
     }
     this.#options = options;
     this.#logger = options.logger ?? createLogger();
-    this.#service = new ClusterService({
-      selfId: () => this.#requireGrant().hostId,
-      coordinator: {
-        resolve: (...a) => this.#runtime.coordinator().resolve(...a),
-        getState: (...a) => this.#runtime.coordinator().getState(...a),
-        setState: (...a) => this.#runtime.coordinator().setState(...a),
-        deleteState: (...a) => this.#runtime.coordinator().deleteState(...a),
-        setAlarm: (...a) => this.#runtime.coordinator().setAlarm(...a),
-        getAlarm: (...a) => this.#runtime.coordinator().getAlarm(...a),
-        deleteAlarm: (...a) => this.#runtime.coordinator().deleteAlarm(...a),
-      },
-      local: () => this.#actors,
-      peers: () => {
-        if (!this.#peers) throw new FrancisError("ERR_HOST_STOPPED", "The host is not started");
-        return this.#peers;
-      },
-      logger: this.#logger,
-    });
-    this.#actors = new ActorRuntime({ service: this.#service, logger: this.#logger });
+    this.#core = new HostCore(this.#logger, () => this.#runtime.coordinator());
   }
 
   /**
@@ -148,12 +111,12 @@ export class RemoteHost {
    * (types registered later are announced with the next health report).
    */
   registerActor(actorType: string, factory: ActorFactory, options?: ActorTypeOptions): void {
-    this.#actors.registerActor(actorType, factory, options);
+    this.#core.registerActor(actorType, factory, options);
   }
 
   /** The cluster-wide actor service: invoke any actor, read and write state, set alarms. */
   get service(): ActorService {
-    return this.#service;
+    return this.#core.publicService;
   }
 
   /** The current status, once started. */
@@ -169,13 +132,12 @@ export class RemoteHost {
 
   /** TLS handshakes this host's peer client has made (pooling makes them rare). */
   get peerHandshakes(): number {
-    return this.#peers?.handshakes ?? 0;
+    return this.#core.peerHandshakes;
   }
 
   /** The port the peer server listens on. */
   get peerPort(): number {
-    if (!this.#peer) throw new TypeError("The host is not started");
-    return this.#peer.port;
+    return this.#core.peerPort;
   }
 
   #requireGrant(): Grant {
@@ -218,30 +180,13 @@ export class RemoteHost {
     this.#runtime = new RuntimeClient(o.runtimeAddresses, pinned);
     // The address is registered at bootstrap, before the peer server can listen
     // (it needs the certificate): so "port 0" is resolved to a concrete free port first.
-    let { hostname, port } = splitAddress(o.address ?? "127.0.0.1:0", { allowZero: true });
-    if (port === 0) port = await freePort(hostname);
-    this.#advertised = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+    const { hostname, port, advertised } = await advertisedAddress(o.address ?? "127.0.0.1:0");
+    this.#advertised = advertised;
     const grant = await this.#bootstrap();
-    const self = () => this.#requireGrant().hostId;
-    const peerApp = createPeerApp({
-      selfId: self,
-      local: () => this.#actors,
-      owns: async (type, id) =>
-        (await this.#service.owner(type, id)).hostId === self() ||
-        (await this.#service.owner(type, id, true)).hostId === self(),
-      fenced: () => this.#fenced,
-      alarmCallers: ["runtime"],
-    });
-    this.#peer = await serveHttps({
-      hostname,
-      port,
-      tls: { ...grant.identity, trust: grant.trust },
-      clientCerts: "required",
-      handler: (request, context) => peerApp.fetch(request, context),
-    });
+    await this.#core.servePeers(hostname, port, grant.identity, grant.trust, ["runtime"]);
     this.#logger.info("host started", {
       hostId: grant.hostId,
-      peerAddress: `${hostname}:${this.#peer.port}`,
+      peerAddress: advertised,
       runtime: this.#runtime.current,
       certNotAfter: grant.notAfter.toISOString(),
     });
@@ -251,12 +196,7 @@ export class RemoteHost {
 
   /** Stops renewal and health reports and closes the peer server. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    for (const t of this.#timers) clearTimeout(t);
-    this.#timers.clear();
-    await this.#actors.close();
-    await this.#peer?.close(2_000);
-    this.#peers?.close();
+    await this.#core.stop();
     this.#runtime?.close();
   }
 
@@ -266,25 +206,16 @@ export class RemoteHost {
     await this.stop();
   }
 
-  #after(ms: number, task: () => Promise<void>): void {
-    if (this.#stopped) return;
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      task().catch((err) => this.#logger.error("background task failed", { error: String(err) }));
-    }, ms);
-    this.#timers.add(timer);
-  }
-
   // Every runtime address is tried in order; a definitive refusal ends the attempt at once.
   // Bootstrap runs on a connection of its own, so the current identity stays usable meanwhile.
   async #bootstrap(): Promise<Grant> {
     const registration = {
       address: this.#advertised,
-      actorTypes: this.#actors.actorTypes,
+      actorTypes: this.#core.actors.actorTypes,
     };
     for (let attempt = 0;; attempt++) {
       for (let i = 0; i < this.#runtime.addresses.length; i++) {
-        if (this.#stopped) throw new FrancisError("ERR_UNAVAILABLE", "The host was stopped");
+        if (this.#core.stopped) throw new FrancisError("ERR_UNAVAILABLE", "The host was stopped");
         try {
           const grant = await this.#runtime.bootstrap(this.#credential!, registration);
           this.#adopt(grant);
@@ -316,7 +247,7 @@ export class RemoteHost {
       try {
         await this.#bootstrap();
       } catch (err) {
-        if (!this.#stopped) {
+        if (!this.#core.stopped) {
           this.#logger.error("bootstrap refused; keeping the current certificate", {
             error: String((err as Error).message ?? err),
             code: err instanceof FrancisError ? err.code : undefined,
@@ -333,20 +264,7 @@ export class RemoteHost {
     this.#grant = grant;
     this.#lastHealthyAt = Date.now();
     this.#runtime.useIdentity(grant.identity, grant.trust);
-    this.#peer?.updateTls({ ...grant.identity, trust: grant.trust });
-    const tls = { identity: grant.identity, trust: grant.trust };
-    if (this.#peers) this.#peers.update(tls);
-    else this.#peers = new MtlsClient({ ...tls, maxSockets: 32 });
-  }
-
-  // A host that cannot reach the coordinator for a whole health deadline may have
-  // lost its actors to others: it stops serving them until it is back in standing.
-  async #fence(reason: string): Promise<void> {
-    if (this.#fenced) return;
-    this.#fenced = true;
-    this.#logger.warn("not serving actors until health reports succeed again", { reason });
-    this.#service.forgetPlacements();
-    await this.#actors.deactivateAll();
+    this.#core.adopt(grant.hostId, grant.identity, grant.trust);
   }
 
   // Renew when about half of the remaining lifetime is left, with jitter, so a
@@ -354,7 +272,7 @@ export class RemoteHost {
   #scheduleRenewal(attempt = 0): void {
     const remaining = this.#requireGrant().notAfter.getTime() - Date.now();
     const delay = attempt === 0 ? remaining * (0.4 + Math.random() * 0.2) : backoffDelay(attempt);
-    this.#after(Math.max(0, delay), async () => {
+    this.#core.after(Math.max(0, delay), async () => {
       let next = 0;
       try {
         if (Date.now() >= this.#requireGrant().notAfter.getTime()) {
@@ -381,9 +299,9 @@ export class RemoteHost {
 
   // Health reports also carry the runtime's CA bundle: that is how rotation reaches hosts.
   #scheduleHeartbeat(delay: number): void {
-    this.#after(delay, async () => {
+    this.#core.after(delay, async () => {
       try {
-        const beat = await this.#runtime.heartbeat(this.#actors.actorTypes);
+        const beat = await this.#runtime.heartbeat(this.#core.actors.actorTypes);
         const grant = this.#requireGrant();
         if (beat.trust.pem !== grant.trust.pem) {
           this.#adopt({ ...grant, trust: beat.trust });
@@ -391,17 +309,14 @@ export class RemoteHost {
         }
         // A new generation means the runtime gave this host's actors to others.
         if (this.#generation !== undefined && beat.generation !== this.#generation) {
-          await this.#fence("the runtime moved this host's actors");
+          await this.#core.fence("the runtime moved this host's actors");
         }
         this.#generation = beat.generation;
         this.#lastHealthyAt = Date.now();
-        if (this.#fenced) {
-          this.#fenced = false;
-          this.#logger.info("serving actors again");
-        }
+        this.#core.unfence();
       } catch (err) {
         if (Date.now() - this.#lastHealthyAt > this.#requireGrant().healthCheckDeadlineMs) {
-          await this.#fence("health reports failed for a whole deadline");
+          await this.#core.fence("health reports failed for a whole deadline");
         }
         if (refusesHost(err)) {
           await this.#rebootstrap((err as FrancisError).code);

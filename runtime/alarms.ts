@@ -89,7 +89,12 @@ export class AlarmScheduler {
       const res = await this.#o.client().request(owner.address, {
         method: "POST",
         path: PeerRoutes.alarm,
-        body: { ...key, name: alarm.name, data: JSON.parse(alarm.data) },
+        body: {
+          ...key,
+          name: alarm.name,
+          data: JSON.parse(alarm.data),
+          deliveryId: `${alarm.version}.${alarm.firing}`,
+        },
         expect: { kind: "host", id: owner.hostId },
         timeoutMs: this.#o.leaseDurationMs / 2,
       });

@@ -263,6 +263,7 @@ export class RemoteHost {
   #adopt(grant: Grant): void {
     this.#grant = grant;
     this.#lastHealthyAt = Date.now();
+    this.#core.confirmStanding(this.#lastHealthyAt - 1_000, grant.healthCheckDeadlineMs);
     this.#runtime.useIdentity(grant.identity, grant.trust);
     this.#core.adopt(grant.hostId, grant.identity, grant.trust);
   }
@@ -301,6 +302,7 @@ export class RemoteHost {
   #scheduleHeartbeat(delay: number): void {
     this.#core.after(delay, async () => {
       try {
+        const sentAt = Date.now();
         const beat = await this.#runtime.heartbeat(this.#core.actors.actorTypes);
         const grant = this.#requireGrant();
         if (beat.trust.pem !== grant.trust.pem) {
@@ -313,6 +315,7 @@ export class RemoteHost {
         }
         this.#generation = beat.generation;
         this.#lastHealthyAt = Date.now();
+        this.#core.confirmStanding(sentAt, beat.healthCheckDeadlineMs);
         this.#core.unfence();
       } catch (err) {
         if (Date.now() - this.#lastHealthyAt > this.#requireGrant().healthCheckDeadlineMs) {

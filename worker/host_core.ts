@@ -47,6 +47,7 @@ export class HostCore {
   #peer?: HttpsServer;
   #peers?: MtlsClient;
   #fenced = false;
+  #standingUntil = 0;
   #stopped = false;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -70,6 +71,7 @@ export class HostCore {
         deleteAlarm: forward("deleteAlarm"),
       },
       local: () => this.actors,
+      serving: () => this.serving,
       peers: () => {
         if (!this.#peers) throw new FrancisError("ERR_HOST_STOPPED", "The host is not started");
         return this.#peers;
@@ -111,6 +113,20 @@ export class HostCore {
     return this.#peer.port;
   }
 
+  // The coordinator takes a host's actors once it has not heard from it for a
+  // deadline, counted from when it received the host's last report. The host
+  // counts from before it sent that report, and stops at three quarters of the
+  // deadline: it gives its actors up before anyone else can be handed them.
+  /** Records a successful health report sent at `sentAt`, under `deadlineMs`. */
+  confirmStanding(sentAt: number, deadlineMs: number): void {
+    this.#standingUntil = Math.max(this.#standingUntil, sentAt + deadlineMs * 0.75);
+  }
+
+  /** True while this host may run actors: not fenced, and its standing confirmed recently. */
+  get serving(): boolean {
+    return !this.#fenced && Date.now() < this.#standingUntil;
+  }
+
   /** Takes on an identity (first certificate, renewal, new trust bundle). */
   adopt(hostId: string, identity: TlsIdentity, trust: TrustStore): void {
     this.#hostId = hostId;
@@ -134,7 +150,7 @@ export class HostCore {
       owns: async (type, id) =>
         (await this.service.owner(type, id)).hostId === self() ||
         (await this.service.owner(type, id, true)).hostId === self(),
-      fenced: () => this.#fenced,
+      fenced: () => !this.serving,
       alarmCallers,
     });
     this.#peer = await serveHttps({

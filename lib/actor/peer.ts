@@ -34,7 +34,7 @@ export interface PeerSurfaceOptions {
   alarmCallers: readonly IdentityKind[];
 }
 
-/** Remembered results of recent invocations, by request ID. */
+/** Remembered outcomes of recent invocations and alarm deliveries, by ID. */
 const DEDUPE_MS = 5 * 60_000;
 const DEDUPE_MAX = 100_000;
 
@@ -79,34 +79,55 @@ export function createPeerApp(options: PeerSurfaceOptions): Hono<Env> {
     (c) => c.json({ hostId: options.selfId(), caller: c.env.peer!.spiffeId }),
   );
 
-  app.post(PeerRoutes.invoke, allow(["host"]), async (c) => {
-    const call = parseWire(PeerInvokeRequest, await body(c), "invocation");
-    // At most once: a retry with the same request ID gets the first call's outcome.
+  // At most once: a retry with the same ID gets the first call's outcome. A call
+  // that was refused before it ran, or (`retryFailures`) any failure, is forgotten
+  // so that a retry runs it.
+  const once = (
+    id: string | undefined,
+    run: () => Promise<unknown>,
+    retryFailures: boolean,
+  ): Promise<unknown> => {
+    if (id === undefined) return run();
     const now = Date.now();
-    let entry = recent.get(call.requestId);
+    let entry = recent.get(id);
     if (!entry || entry.until < now) {
-      await serving(call.actorType, call.actorId);
-      entry = {
-        result: options.local().invoke(call.actorType, call.actorId, call.method, call.data),
-        until: now + DEDUPE_MS,
-      };
-      entry.result.catch(() => {});
+      const result = run();
+      entry = { result, until: now + DEDUPE_MS };
+      result.catch((err) => {
+        const notRun = err instanceof FrancisError &&
+          (err.code === "ERR_NOT_OWNER" || err.code === "ERR_HOST_STOPPED");
+        if ((notRun || retryFailures) && recent.get(id)?.result === result) recent.delete(id);
+      });
       if (recent.size >= DEDUPE_MAX) {
-        for (const [id, e] of recent) {
-          if (e.until < now || recent.size >= DEDUPE_MAX) recent.delete(id);
+        for (const [key, e] of recent) {
+          if (e.until < now || recent.size >= DEDUPE_MAX) recent.delete(key);
         }
       }
-      recent.set(call.requestId, entry);
+      recent.set(id, entry);
     }
-    return c.json({ result: await entry.result ?? null });
+    return entry.result;
+  };
+
+  app.post(PeerRoutes.invoke, allow(["host"]), async (c) => {
+    const call = parseWire(PeerInvokeRequest, await body(c), "invocation");
+    const result = await once(`invoke:${call.requestId}`, async () => {
+      await serving(call.actorType, call.actorId);
+      return await options.local().invoke(call.actorType, call.actorId, call.method, call.data);
+    }, false);
+    return c.json({ result: result ?? null });
   });
 
   app.post(PeerRoutes.alarm, allow(options.alarmCallers), async (c) => {
     const alarm = parseWire(PeerAlarmRequest, await body(c), "alarm delivery");
-    if (options.fenced()) {
-      throw new FrancisError("ERR_NOT_OWNER", `Host ${options.selfId()} is not serving actors`);
-    }
-    await options.local().alarm(alarm.actorType, alarm.actorId, alarm.name, alarm.data);
+    const id = alarm.deliveryId === undefined
+      ? undefined
+      : `alarm:${JSON.stringify([alarm.actorType, alarm.actorId, alarm.name, alarm.deliveryId])}`;
+    await once(id, async () => {
+      if (options.fenced()) {
+        throw new FrancisError("ERR_NOT_OWNER", `Host ${options.selfId()} is not serving actors`);
+      }
+      await options.local().alarm(alarm.actorType, alarm.actorId, alarm.name, alarm.data);
+    }, true);
     return c.body(null, 204);
   });
 

@@ -31,6 +31,8 @@ export interface ClusterServiceOptions {
   coordinator: Coordinator;
   /** The local activation table. */
   local: () => ActorRuntime;
+  /** False while this host must not run actors (it cannot confirm its standing). */
+  serving: () => boolean;
   /** The host's pooled mTLS client. */
   peers: () => MtlsClient;
   logger: Logger;
@@ -96,6 +98,12 @@ export class ClusterService implements ActorService {
     for (let attempt = 0;; attempt++) {
       try {
         if (owner.hostId === this.#o.selfId()) {
+          if (!this.#o.serving()) {
+            throw new FrancisError(
+              "ERR_NOT_OWNER",
+              `Host ${owner.hostId} cannot confirm its standing; not running ${actorType}/${actorId}`,
+            );
+          }
           return await this.#o.local().invoke(actorType, actorId, method, data) as T;
         }
         return await this.#forward(owner, { requestId: id, actorType, actorId, method, data }) as T;

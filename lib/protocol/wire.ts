@@ -214,11 +214,16 @@ export const PeerInvokeRequest = v.strictObject({
 });
 /** The actor's result. */
 export const PeerInvokeResponse = v.object({ result: v.optional(json) });
-/** `POST /v1/peer/alarm`, runtime to host. */
+/**
+ * `POST /v1/peer/alarm`, coordinator to host. `deliveryId` names one firing: a
+ * retried delivery of a firing that already ran (its first delivery timed out
+ * at the sender but went on) runs at most once.
+ */
 export const PeerAlarmRequest = v.strictObject({
   ...actor,
   name: actorName,
   data: v.optional(json),
+  deliveryId: v.optional(v.pipe(v.string(), v.maxLength(64))),
 });
 /** `POST /v1/peer/halt`, host to host. */
 export const PeerHaltRequest = v.strictObject(actor);

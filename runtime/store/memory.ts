@@ -21,6 +21,7 @@ export class MemoryStore implements Store {
   #state = new Map<string, { json: string; expiresAt: number | null }>();
   #alarms = new Map<string, AlarmRecord & { lease?: Lease }>();
   #alarmVersion = 0;
+  #namespaces = new Map<string, string>();
 
   putHost(host: HostRegistration): Promise<void> {
     this.#hosts.set(host.hostId, structuredClone(host));
@@ -131,12 +132,13 @@ export class MemoryStore implements Store {
     return Promise.resolve(n);
   }
 
-  putAlarm(alarm: Omit<AlarmRecord, "attempts" | "version">): Promise<void> {
+  putAlarm(alarm: Omit<AlarmRecord, "attempts" | "version" | "firing">): Promise<void> {
     // Store-wide, never repeating: see SqliteStore.putAlarm.
     this.#alarms.set(sk(alarm, alarm.name), {
       ...alarm,
       attempts: 0,
       version: ++this.#alarmVersion,
+      firing: 0,
     });
     return Promise.resolve();
   }
@@ -157,9 +159,13 @@ export class MemoryStore implements Store {
     owner: string,
     leaseUntil: number,
     limit: number,
+    actorTypePrefix = "",
   ): Promise<AlarmRecord[]> {
     const due = [...this.#alarms.values()]
-      .filter((a) => a.dueAt <= now && (!a.lease || a.lease.until <= now))
+      .filter((a) =>
+        a.dueAt <= now && (!a.lease || a.lease.until <= now) &&
+        a.actorType.startsWith(actorTypePrefix)
+      )
       .sort((a, b) => a.dueAt - b.dueAt)
       .slice(0, limit);
     for (const a of due) a.lease = { owner, until: leaseUntil };
@@ -171,7 +177,14 @@ export class MemoryStore implements Store {
     const current = this.#alarms.get(id);
     if (current?.version === alarm.version) {
       if (nextDueAt === null) this.#alarms.delete(id);
-      else Object.assign(current, { dueAt: nextDueAt, attempts: 0, lease: undefined });
+      else {
+        Object.assign(current, {
+          dueAt: nextDueAt,
+          attempts: 0,
+          firing: alarm.firing + 1,
+          lease: undefined,
+        });
+      }
     }
     return Promise.resolve();
   }
@@ -192,7 +205,25 @@ export class MemoryStore implements Store {
     return Promise.resolve();
   }
 
+  clusterNamespace(caFingerprints: readonly string[]): Promise<string> {
+    const known = caFingerprints.map((f) => this.#namespaces.get(f)).find((n) => n !== undefined);
+    const namespace = known ?? newNamespace();
+    for (const f of caFingerprints) {
+      if (!this.#namespaces.has(f)) this.#namespaces.set(f, namespace);
+    }
+    return Promise.resolve(namespace);
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** A fresh namespace ID: 8 random bytes, hex. */
+export function newNamespace(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(8)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { newNamespace } from "./memory.ts";
 import type { ActorKey, AlarmRecord, HostRegistration, Store } from "./types.ts";
 
 const SCHEMA = `
@@ -52,11 +53,16 @@ CREATE TABLE IF NOT EXISTS alarms (
   retry_delay_ms INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   version INTEGER NOT NULL,
+  firing INTEGER NOT NULL DEFAULT 0,
   lease_owner TEXT,
   lease_until INTEGER,
   PRIMARY KEY (actor_type, actor_id, name)
 );
 CREATE INDEX IF NOT EXISTS alarms_due ON alarms (due_at);
+CREATE TABLE IF NOT EXISTS cluster_cas (
+  fingerprint TEXT PRIMARY KEY,
+  namespace TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -79,15 +85,22 @@ function whileLocked(step: () => void): void {
 
 // Files written by earlier versions lack columns added since: add them in place,
 // under the write lock, since several runtimes may open the same file at once.
+const ADDED_COLUMNS = [
+  ["hosts", "generation", "INTEGER NOT NULL DEFAULT 0"],
+  ["alarms", "firing", "INTEGER NOT NULL DEFAULT 0"],
+] as const;
+
 function migrate(db: DatabaseSync): void {
-  const hasGeneration = () =>
-    (db.prepare("PRAGMA table_info(hosts)").all() as unknown as { name: string }[])
-      .some((c) => c.name === "generation");
-  if (hasGeneration()) return;
+  const missing = () =>
+    ADDED_COLUMNS.filter(([table, column]) =>
+      !(db.prepare(`PRAGMA table_info(${table})`).all() as unknown as { name: string }[])
+        .some((c) => c.name === column)
+    );
+  if (missing().length === 0) return;
   db.exec("BEGIN IMMEDIATE");
   try {
-    if (!hasGeneration()) {
-      db.exec("ALTER TABLE hosts ADD COLUMN generation INTEGER NOT NULL DEFAULT 0");
+    for (const [table, column, type] of missing()) {
+      db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
     }
     db.exec("COMMIT");
   } catch (err) {
@@ -119,6 +132,7 @@ interface AlarmRow {
   retry_delay_ms: number;
   attempts: number;
   version: number;
+  firing: number;
 }
 
 function alarmFromRow(r: AlarmRow): AlarmRecord {
@@ -134,6 +148,7 @@ function alarmFromRow(r: AlarmRow): AlarmRecord {
     retryDelayMs: r.retry_delay_ms,
     attempts: r.attempts,
     version: r.version,
+    firing: r.firing,
   };
 }
 
@@ -217,15 +232,19 @@ export class SqliteStore implements Store {
       deleteAlarm: prepare("DELETE FROM alarms WHERE actor_type = ? AND actor_id = ? AND name = ?"),
       dueAlarms: prepare(
         `SELECT * FROM alarms WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-         ORDER BY due_at LIMIT ?`,
+         AND substr(actor_type, 1, ?) = ? ORDER BY due_at LIMIT ?`,
+      ),
+      namespaceOf: prepare("SELECT namespace FROM cluster_cas WHERE fingerprint = ?"),
+      linkNamespace: prepare(
+        "INSERT OR IGNORE INTO cluster_cas (fingerprint, namespace) VALUES (?, ?)",
       ),
       leaseAlarm: prepare(
         `UPDATE alarms SET lease_owner = ?, lease_until = ? WHERE actor_type = ? AND actor_id = ?
          AND name = ? AND version = ? AND (lease_until IS NULL OR lease_until <= ?)`,
       ),
       rescheduleAlarm: prepare(
-        `UPDATE alarms SET due_at = ?, attempts = ?, lease_owner = NULL, lease_until = NULL
-         WHERE actor_type = ? AND actor_id = ? AND name = ? AND version = ?`,
+        `UPDATE alarms SET due_at = ?, attempts = ?, firing = ?, lease_owner = NULL,
+         lease_until = NULL WHERE actor_type = ? AND actor_id = ? AND name = ? AND version = ?`,
       ),
       deleteAlarmVersion: prepare(
         "DELETE FROM alarms WHERE actor_type = ? AND actor_id = ? AND name = ? AND version = ?",
@@ -353,7 +372,7 @@ export class SqliteStore implements Store {
     return Promise.resolve(Number(this.#sql.purgeState.run(now).changes));
   }
 
-  putAlarm(a: Omit<AlarmRecord, "attempts" | "version">): Promise<void> {
+  putAlarm(a: Omit<AlarmRecord, "attempts" | "version" | "firing">): Promise<void> {
     this.#transaction(() => {
       // Versions come from one store-wide counter, so they never repeat, even for an
       // alarm deleted and set again while a delivery of the old one is in flight.
@@ -389,9 +408,16 @@ export class SqliteStore implements Store {
     owner: string,
     leaseUntil: number,
     limit: number,
+    actorTypePrefix = "",
   ): Promise<AlarmRecord[]> {
     return Promise.resolve(this.#transaction(() => {
-      const rows = this.#sql.dueAlarms.all(now, now, limit) as unknown as AlarmRow[];
+      const rows = this.#sql.dueAlarms.all(
+        now,
+        now,
+        actorTypePrefix.length,
+        actorTypePrefix,
+        limit,
+      ) as unknown as AlarmRow[];
       return rows.filter((r) =>
         Number(
           this.#sql.leaseAlarm.run(
@@ -412,7 +438,15 @@ export class SqliteStore implements Store {
     if (nextDueAt === null) {
       this.#sql.deleteAlarmVersion.run(a.actorType, a.actorId, a.name, a.version);
     } else {
-      this.#sql.rescheduleAlarm.run(nextDueAt, 0, a.actorType, a.actorId, a.name, a.version);
+      this.#sql.rescheduleAlarm.run(
+        nextDueAt,
+        0,
+        a.firing + 1,
+        a.actorType,
+        a.actorId,
+        a.name,
+        a.version,
+      );
     }
     return Promise.resolve();
   }
@@ -424,6 +458,7 @@ export class SqliteStore implements Store {
       this.#sql.rescheduleAlarm.run(
         retryAt,
         a.attempts + 1,
+        a.firing,
         a.actorType,
         a.actorId,
         a.name,
@@ -431,6 +466,17 @@ export class SqliteStore implements Store {
       );
     }
     return Promise.resolve();
+  }
+
+  clusterNamespace(caFingerprints: readonly string[]): Promise<string> {
+    return Promise.resolve(this.#transaction(() => {
+      const known = caFingerprints
+        .map((f) => (this.#sql.namespaceOf.get(f) as { namespace: string } | undefined)?.namespace)
+        .find((n) => n !== undefined);
+      const namespace = known ?? newNamespace();
+      for (const f of caFingerprints) this.#sql.linkNamespace.run(f, namespace);
+      return namespace;
+    }));
   }
 
   close(): Promise<void> {

@@ -49,6 +49,11 @@ export interface AlarmRecord extends ActorKey {
   attempts: number;
   /** Bumped by every put: a delivery may only complete the version it leased. */
   version: number;
+  /**
+   * Which firing of this version is due (0 for the first; repeats count up;
+   * retries keep it): with the version, it names a delivery for deduplication.
+   */
+  firing: number;
 }
 
 /** The runtime's durable state. */
@@ -95,7 +100,7 @@ export interface Store {
   purgeExpiredState(now: number): Promise<number>;
 
   /** Creates or replaces an alarm (attempts reset, version bumped). */
-  putAlarm(alarm: Omit<AlarmRecord, "attempts" | "version">): Promise<void>;
+  putAlarm(alarm: Omit<AlarmRecord, "attempts" | "version" | "firing">): Promise<void>;
   /** An alarm, if set. */
   getAlarm(key: ActorKey, name: string): Promise<AlarmRecord | undefined>;
   /** Deletes an alarm; false if there was none. */
@@ -112,12 +117,20 @@ export interface Store {
   ): Promise<AlarmRecord[]>;
   /**
    * Finishes a delivery of `alarm` (the leased version): reschedules it at `nextDueAt`
-   * with attempts reset and no lease, or deletes it when `nextDueAt` is null. A
+   * as the next firing, with attempts reset and no lease, or deletes it when `nextDueAt` is null. A
    * version that changed meanwhile (set again or deleted) is left alone.
    */
   completeAlarm(alarm: AlarmRecord, nextDueAt: number | null): Promise<void>;
   /** Records a failed delivery: retry at `retryAt` with attempts+1, or delete when null. */
   failAlarm(alarm: AlarmRecord, retryAt: number | null): Promise<void>;
+
+  /**
+   * The namespace of the cluster whose CAs have these fingerprints (local
+   * topology). The first fingerprint already known names it, and every other
+   * one is linked to it (that is how a rotation keeps the namespace); when none
+   * is known, a new namespace is created. Atomic.
+   */
+  clusterNamespace(caFingerprints: readonly string[]): Promise<string>;
 
   /** Releases the store. */
   close(): Promise<void>;

@@ -448,7 +448,12 @@ for (const backend of BACKENDS) {
             retryDelayMs: 1_500,
           });
           await a.putAlarm(input);
-          expect(await b.getAlarm(counter, "tick")).toEqual({ ...input, attempts: 0, version: 1 });
+          expect(await b.getAlarm(counter, "tick")).toEqual({
+            ...input,
+            attempts: 0,
+            version: 1,
+            firing: 0,
+          });
           expect(await b.getAlarm(counter, "other")).toBeUndefined();
           expect(await b.getAlarm({ actorType: "Counter", actorId: "c-2" }, "tick"))
             .toBeUndefined();
@@ -465,7 +470,12 @@ for (const backend of BACKENDS) {
 
           const again = alarm("tick", { dueAt: 5_000, data: '"new"', intervalMs: 10 });
           await a.putAlarm(again);
-          expect(await b.getAlarm(counter, "tick")).toEqual({ ...again, attempts: 0, version: 2 });
+          expect(await b.getAlarm(counter, "tick")).toEqual({
+            ...again,
+            attempts: 0,
+            version: 2,
+            firing: 0,
+          });
           await b.putAlarm(again);
           expect((await a.getAlarm(counter, "tick"))!.version).toBe(3);
         },
@@ -494,6 +504,7 @@ for (const backend of BACKENDS) {
             expect(stored).toEqual({
               ...alarm(name, { actorType, actorId, dueAt: i, data: String(i) }),
               attempts: 0,
+              firing: 0,
             });
           }
           // Versions come from one store-wide counter: never two alike.
@@ -513,7 +524,12 @@ for (const backend of BACKENDS) {
         const first = await b.leaseDueAlarms(300, "o1", 1_000, 3);
         expect(names(first)).toEqual(["d100", "d200", "d250"]);
         // d100 was the second alarm put: versions count store-wide.
-        expect(first[0]).toEqual({ ...alarm("d100", { dueAt: 100 }), attempts: 0, version: 2 });
+        expect(first[0]).toEqual({
+          ...alarm("d100", { dueAt: 100 }),
+          attempts: 0,
+          version: 2,
+          firing: 0,
+        });
         // The leased ones are skipped; only the one due alarm left is returned.
         expect(names(await a.leaseDueAlarms(300, "o2", 1_000, 3))).toEqual(["d300"]);
         expect(await b.leaseDueAlarms(300, "o2", 1_000, 3)).toEqual([]);
@@ -530,7 +546,12 @@ for (const backend of BACKENDS) {
         expect(await b.leaseDueAlarms(999, "o3", 9_000, 10)).toEqual([]);
         // x's lease ends at 1000; y's still holds.
         const again = await b.leaseDueAlarms(1_000, "o3", 9_000, 10);
-        expect(again).toEqual([{ ...alarm("x", { dueAt: 100 }), attempts: 0, version: 1 }]);
+        expect(again).toEqual([{
+          ...alarm("x", { dueAt: 100 }),
+          attempts: 0,
+          version: 1,
+          firing: 0,
+        }]);
         expect(await a.leaseDueAlarms(4_999, "o4", 9_999, 10)).toEqual([]);
         expect(names(await a.leaseDueAlarms(9_000, "o4", 20_000, 10))).toEqual(["x", "y"]);
       });
@@ -562,6 +583,7 @@ for (const backend of BACKENDS) {
           ...alarm("tick", { dueAt: 500, intervalMs: 400 }),
           attempts: 0,
           version: 1,
+          firing: 1, // the next firing; retries (failAlarm) keep the number
         });
         // Not before the new due time; then leasable although the old lease ran to 50000.
         expect(await b.leaseDueAlarms(499, "o2", 60_000, 10)).toEqual([]);
@@ -584,15 +606,22 @@ for (const backend of BACKENDS) {
           ...alarm("flaky", { dueAt: 350 }),
           attempts: 1,
           version: 1,
+          firing: 0,
         });
         expect(await a.leaseDueAlarms(349, "o", 60_000, 10)).toEqual([]);
         [leased] = await a.leaseDueAlarms(350, "o", 60_000, 10);
-        expect(leased).toEqual({ ...alarm("flaky", { dueAt: 350 }), attempts: 1, version: 1 });
+        expect(leased).toEqual({
+          ...alarm("flaky", { dueAt: 350 }),
+          attempts: 1,
+          version: 1,
+          firing: 0,
+        });
         await b.failAlarm(leased, 900);
         expect(await a.getAlarm(counter, "flaky")).toEqual({
           ...alarm("flaky", { dueAt: 900 }),
           attempts: 2,
           version: 1,
+          firing: 0,
         });
       });
 
@@ -610,7 +639,7 @@ for (const backend of BACKENDS) {
           const [leased] = await a.leaseDueAlarms(100, "o", 1_000, 10);
           const replaced = alarm("tick", { dueAt: 5_000, data: '"v2"' });
           await b.putAlarm(replaced);
-          const expected = { ...replaced, attempts: 0, version: 2 };
+          const expected = { ...replaced, attempts: 0, version: 2, firing: 0 };
 
           await a.completeAlarm(leased, 700);
           expect(await b.getAlarm(counter, "tick")).toEqual(expected);
@@ -721,6 +750,7 @@ describe("SqliteStore persistence", () => {
         ...alarm("later", { dueAt: 1_800, intervalMs: 50 }),
         attempts: 0,
         version: 3, // the third putAlarm of this store
+        firing: 0,
       });
       // The lease survived: only after it ends can the alarm be leased again.
       expect(await second.leaseDueAlarms(999, "o2", 2_000, 10)).toEqual([]);

@@ -1,6 +1,7 @@
 /**
- * The runtime's actor-plane routes: placement, state and alarms. Every route
- * needs a verified host certificate (the app's host middleware).
+ * The runtime's actor-plane routes: placement, state and alarms, on behalf of
+ * hosts (every route needs a verified host certificate: the app's host
+ * middleware). The work itself is the StoreCoordinator's.
  *
  * @module
  */
@@ -20,8 +21,7 @@ import {
 } from "../lib/protocol/mod.ts";
 import { FrancisError } from "../lib/errors.ts";
 import type { RequestContext } from "../lib/transport/server.ts";
-import type { Placement } from "./placement.ts";
-import type { Store } from "./store/mod.ts";
+import type { StoreCoordinator } from "./coordination.ts";
 
 /** Alarm delivery defaults when the setter does not give its type's options. */
 export const ALARM_DEFAULTS = { maxAttempts: 3, retryDelayMs: 2_000 } as const;
@@ -29,50 +29,46 @@ export const ALARM_DEFAULTS = { maxAttempts: 3, retryDelayMs: 2_000 } as const;
 type Env = { Bindings: RequestContext; Variables: { hostId: string } };
 
 /** Adds the actor-plane routes to `app`. */
-export function mountActorRoutes(
-  app: Hono<Env>,
-  deps: { store: Store; placement: Placement; now: () => Date },
-): void {
-  const { store, placement } = deps;
+export function mountActorRoutes(app: Hono<Env>, coordinator: StoreCoordinator): void {
   const body = (c: { req: { raw: Request } }) => readJsonBody(c.req.raw, MAX_PEER_BODY_BYTES);
 
   app.post(Routes.placement, async (c) => {
-    const key = parseWire(PlacementRequest, await body(c), "placement request");
-    return c.json(await placement.resolve(key));
+    const { actorType, actorId } = parseWire(PlacementRequest, await body(c), "placement request");
+    return c.json(await coordinator.resolve(actorType, actorId));
   });
 
   app.post(Routes.stateGet, async (c) => {
-    const { key, ...actor } = parseWire(StateKeyRequest, await body(c), "state request");
-    const json = await store.getState(actor, key, deps.now().getTime());
-    return c.json(json === undefined ? { found: false } : { found: true, value: JSON.parse(json) });
+    const { actorType, actorId, key } = parseWire(StateKeyRequest, await body(c), "state request");
+    const value = await coordinator.getState(actorType, actorId, key);
+    return c.json(value === undefined ? { found: false } : { found: true, value });
   });
 
   app.post(Routes.stateSet, async (c) => {
-    const { key, value, ttlMs, ...actor } = parseWire(StateSetRequest, await body(c), "state");
+    const { actorType, actorId, key, value, ttlMs } = parseWire(
+      StateSetRequest,
+      await body(c),
+      "state",
+    );
     if (value === undefined) {
       throw new FrancisError("ERR_BAD_REQUEST", "Invalid state: value is required");
     }
-    const expiresAt = ttlMs === undefined ? null : deps.now().getTime() + ttlMs;
-    await store.setState(actor, key, JSON.stringify(value), expiresAt);
+    await coordinator.setState(actorType, actorId, key, value, { ttlMs });
     return c.body(null, 204);
   });
 
   app.post(Routes.stateDelete, async (c) => {
-    const { key, ...actor } = parseWire(StateKeyRequest, await body(c), "state request");
-    await store.deleteState(actor, key);
+    const { actorType, actorId, key } = parseWire(StateKeyRequest, await body(c), "state request");
+    await coordinator.deleteState(actorType, actorId, key);
     return c.body(null, 204);
   });
 
   app.post(Routes.alarmSet, async (c) => {
     const a = parseWire(AlarmSetRequest, await body(c), "alarm");
-    await store.putAlarm({
-      actorType: a.actorType,
-      actorId: a.actorId,
-      name: a.name,
-      dueAt: Date.parse(a.dueTime),
-      intervalMs: a.intervalMs ?? null,
-      expiresAt: a.expiresAt === undefined ? null : Date.parse(a.expiresAt),
-      data: JSON.stringify(a.data ?? null),
+    await coordinator.setAlarm(a.actorType, a.actorId, a.name, {
+      dueTime: new Date(a.dueTime),
+      intervalMs: a.intervalMs,
+      expiresAt: a.expiresAt === undefined ? undefined : new Date(a.expiresAt),
+      data: a.data,
       maxAttempts: a.maxAttempts ?? ALARM_DEFAULTS.maxAttempts,
       retryDelayMs: a.retryDelayMs ?? ALARM_DEFAULTS.retryDelayMs,
     });
@@ -80,16 +76,16 @@ export function mountActorRoutes(
   });
 
   app.post(Routes.alarmGet, async (c) => {
-    const { name, ...actor } = parseWire(AlarmKeyRequest, await body(c), "alarm request");
-    const a = await store.getAlarm(actor, name);
+    const { actorType, actorId, name } = parseWire(AlarmKeyRequest, await body(c), "alarm request");
+    const a = await coordinator.getAlarm(actorType, actorId, name);
     const answer: Input<typeof AlarmGetResponse> = {
       alarm: a
         ? {
           name: a.name,
-          dueTime: new Date(a.dueAt).toISOString(),
-          intervalMs: a.intervalMs ?? undefined,
-          expiresAt: a.expiresAt === null ? undefined : new Date(a.expiresAt).toISOString(),
-          data: JSON.parse(a.data),
+          dueTime: a.dueTime.toISOString(),
+          intervalMs: a.interval,
+          expiresAt: a.expiresAt?.toISOString(),
+          data: a.data,
         }
         : null,
     };
@@ -97,8 +93,8 @@ export function mountActorRoutes(
   });
 
   app.post(Routes.alarmDelete, async (c) => {
-    const { name, ...actor } = parseWire(AlarmKeyRequest, await body(c), "alarm request");
-    await store.deleteAlarm(actor, name);
+    const { actorType, actorId, name } = parseWire(AlarmKeyRequest, await body(c), "alarm request");
+    await coordinator.deleteAlarm(actorType, actorId, name);
     return c.body(null, 204);
   });
 }

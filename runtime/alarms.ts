@@ -11,7 +11,12 @@ import type { Logger } from "../lib/log.ts";
 import { PeerRoutes } from "../lib/protocol/mod.ts";
 import type { MtlsClient } from "../lib/transport/client.ts";
 import type { Placement } from "./placement.ts";
+import { namespaced } from "./coordination.ts";
 import type { AlarmRecord, Store } from "./store/mod.ts";
+
+function prefixLength(namespace: string | undefined): number {
+  return namespace ? namespaced(namespace, "").length : 0;
+}
 
 /** Scheduler settings. */
 export interface SchedulerOptions {
@@ -24,6 +29,8 @@ export interface SchedulerOptions {
   /** Names this runtime process's leases. */
   owner: string;
   logger: Logger;
+  /** Only alarms of this namespace (local topology); "" or absent for all. */
+  namespace?: string;
   /** Extra work each tick (the health sweep). */
   onTick?: () => Promise<void>;
 }
@@ -72,11 +79,13 @@ export class AlarmScheduler {
   async tick(): Promise<void> {
     await this.#o.onTick?.();
     const now = Date.now();
+    const prefix = this.#o.namespace ? namespaced(this.#o.namespace, "") : "";
     const due = await this.#o.store.leaseDueAlarms(
       now,
       this.#o.owner,
       now + this.#o.leaseDurationMs,
       256,
+      prefix,
     );
     await Promise.all(due.map((alarm) => this.#deliver(alarm)));
   }
@@ -90,7 +99,8 @@ export class AlarmScheduler {
         method: "POST",
         path: PeerRoutes.alarm,
         body: {
-          ...key,
+          actorType: alarm.actorType.slice(prefixLength(this.#o.namespace)),
+          actorId: alarm.actorId,
           name: alarm.name,
           data: JSON.parse(alarm.data),
           deliveryId: `${alarm.version}.${alarm.firing}`,

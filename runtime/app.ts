@@ -39,6 +39,7 @@ import {
 } from "../lib/protocol/mod.ts";
 import type { RequestContext } from "../lib/transport/server.ts";
 import { mountActorRoutes } from "./actors.ts";
+import { StoreCoordinator } from "./coordination.ts";
 import { ChallengeStore } from "./challenges.ts";
 import type { Placement } from "./placement.ts";
 import { FailureLimiter } from "./limits.ts";
@@ -219,7 +220,10 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
   ) {
     app.use(path, hostOnly);
   }
-  mountActorRoutes(app, { store: deps.store, placement: deps.placement, now });
+  mountActorRoutes(
+    app,
+    new StoreCoordinator(deps.store, deps.placement, "", () => now().getTime()),
+  );
 
   const registered = async (c: Context<Env>): Promise<HostRegistration> => {
     const host = await deps.store.getHost(c.get("hostId"));

@@ -31,6 +31,7 @@ export {
   type LogConfig,
   type LogLevel,
   type ProviderConfig,
+  providerFromConnectionString,
   type RuntimeConfig,
   validateRuntimeConfig,
 } from "./schema.ts";

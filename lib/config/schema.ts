@@ -445,6 +445,20 @@ const bootstrapSchema = v.pipe(
 
 // --- provider and log ----------------------------------------------------------
 
+/**
+ * The store a connection string names (`memory`, a SQLite path, `sqlite:`/`file:`
+ * URLs, or `postgres://`), as `provider.connectionString` reads it.
+ *
+ * @throws {FrancisError} `ERR_CONFIG_INVALID` for an empty or unusable string
+ */
+export function providerFromConnectionString(text: string): ProviderConfig {
+  const parsed = parseConnectionString(text);
+  if (typeof parsed === "string") {
+    throw new FrancisError("ERR_CONFIG_INVALID", `connectionString: ${parsed}`);
+  }
+  return parsed;
+}
+
 function parseConnectionString(text: string): ProviderConfig | string {
   if (text === "memory") return { kind: "memory" };
   if (/^postgres(ql)?:\/\//i.test(text)) {

@@ -107,13 +107,15 @@ export interface Store {
   deleteAlarm(key: ActorKey, name: string): Promise<boolean>;
   /**
    * Claims up to `limit` alarms due at `now` that nobody holds a lease on,
-   * leasing them to `owner` until `leaseUntil`.
+   * leasing them to `owner` until `leaseUntil`; with `actorTypePrefix`, only
+   * alarms of actor types that start with it.
    */
   leaseDueAlarms(
     now: number,
     owner: string,
     leaseUntil: number,
     limit: number,
+    actorTypePrefix?: string,
   ): Promise<AlarmRecord[]>;
   /**
    * Finishes a delivery of `alarm` (the leased version): reschedules it at `nextDueAt`

@@ -113,3 +113,4 @@ export {
   DEFAULT_IDLE_TIMEOUT_MS,
   type StateOptions,
 } from "./lib/actor/types.ts";
+export { LocalHost, type LocalHostOptions } from "./worker/local_host.ts";

@@ -102,6 +102,12 @@ export class HostCore {
     return this.#stopped;
   }
 
+  /** The pooled peer client (for coordinator-side alarm delivery in the local topology). */
+  get peerClient(): MtlsClient {
+    if (!this.#peers) throw new FrancisError("ERR_HOST_STOPPED", "The host is not started");
+    return this.#peers;
+  }
+
   /** TLS handshakes the peer client has made. */
   get peerHandshakes(): number {
     return this.#peers?.handshakes ?? 0;

@@ -1,6 +1,7 @@
 /**
- * The worker's command line (`bun run worker -- <flags>`): a remote host with
- * its control server.
+ * The worker's command line (`bun run worker -- <flags>`): a host, remote
+ * (default) or local (`--topology local`), with its control server and the
+ * sample actors.
  *
  * Exit status: 0 after SIGINT/SIGTERM, 1 on a definitive rejection (wrong PSK,
  * failed server proof, pinned-CA mismatch, refused token), 2 on usage errors.
@@ -17,23 +18,40 @@ import { serveControl } from "./control.ts";
 import { COUNTER, counterActor } from "./counter.ts";
 import { ECHO, echoActor } from "./echo.ts";
 import { RemoteHost, type RemoteHostOptions } from "./host.ts";
+import { LocalHost, type LocalHostOptions } from "./local_host.ts";
 
 const USAGE = `Usage: bun run worker -- [flags]
 
-  --runtime-address HOST:PORT   a runtime to bootstrap against (repeatable; tried in order)
+  --topology remote|local       remote (default): join a runtime; local: no runtime, coordinate
+                                over a shared store with a self-issued certificate
   --address HOST:PORT           the peer server, advertised to other hosts (default 127.0.0.1:0)
   --control-address HOST:PORT   the control server, plain HTTP (default 127.0.0.1:0)
+  --idle-timeout DURATION       idle timeout of the sample counter actors (default 5m)
+  --log-level LEVEL             debug, info (default), warn or error
+  --log-json                    one JSON object per log line
+
+Remote topology:
+  --runtime-address HOST:PORT   a runtime to bootstrap against (repeatable; tried in order)
   --pinned-ca FILE              the CA bundle from \`runtime print-ca\` that must certify the runtime
   --unsafe-no-pinned-ca         trust the runtime on first use (development only)
   --host-psk-file FILE          the host bootstrap PSK (else $FRANCIS_HOST_BOOTSTRAP_PSK)
   --jwt-file FILE               a bootstrap JWT, re-read at every bootstrap
-  --idle-timeout DURATION       idle timeout of the sample counter actors (default 5m)
-  --log-level LEVEL             debug, info (default), warn or error
-  --log-json                    one JSON object per log line`;
+
+Local topology:
+  --runtime-psk-file FILE       runtime PSKs, one a line, primary first
+                                (else $FRANCIS_RUNTIME_PSKS, comma-separated)
+  --connection-string STORE     the shared store: a SQLite path, or memory (default francis.sqlite)
+  --host-id ID                  this host's ID (default: a random one)
+  --health-check-deadline DUR   a host that misses it loses its actors (default 20s)`;
 
 class UsageError extends Error {}
 
 interface Flags {
+  topology: "remote" | "local";
+  runtimePSKFile?: string;
+  connectionString: string;
+  hostId?: string;
+  healthCheckDeadlineMs?: number;
   runtimeAddresses: string[];
   address?: string;
   controlAddress: string;
@@ -47,6 +65,11 @@ interface Flags {
 }
 
 const VALUED = new Set([
+  "--topology",
+  "--runtime-psk-file",
+  "--connection-string",
+  "--host-id",
+  "--health-check-deadline",
   "--runtime-address",
   "--address",
   "--control-address",
@@ -60,6 +83,8 @@ const VALUED = new Set([
 /** Parses the flags; throws UsageError on anything unknown or malformed. */
 function parseFlags(args: readonly string[]): Flags {
   const flags: Flags = {
+    topology: "remote",
+    connectionString: "francis.sqlite",
     runtimeAddresses: [],
     controlAddress: "127.0.0.1:0",
     unsafeNoPinnedCA: false,
@@ -78,6 +103,24 @@ function parseFlags(args: readonly string[]): Flags {
       throw new UsageError(`${name} takes no value`);
     }
     switch (name) {
+      case "--topology":
+        if (value !== "remote" && value !== "local") {
+          throw new UsageError("--topology must be remote or local");
+        }
+        flags.topology = value;
+        break;
+      case "--runtime-psk-file":
+        flags.runtimePSKFile = value;
+        break;
+      case "--connection-string":
+        flags.connectionString = value!;
+        break;
+      case "--host-id":
+        flags.hostId = value;
+        break;
+      case "--health-check-deadline":
+        flags.healthCheckDeadlineMs = durationFlag(name, value!);
+        break;
       case "--runtime-address":
         flags.runtimeAddresses.push(value!);
         break;
@@ -100,11 +143,7 @@ function parseFlags(args: readonly string[]): Flags {
         flags.jwtFile = value;
         break;
       case "--idle-timeout":
-        try {
-          flags.idleTimeoutMs = parseDuration(value!);
-        } catch (err) {
-          throw new UsageError(`--idle-timeout: ${(err as Error).message}`);
-        }
+        flags.idleTimeoutMs = durationFlag(name, value!);
         break;
       case "--log-level":
         if (!["debug", "info", "warn", "error"].includes(value!)) {
@@ -119,6 +158,28 @@ function parseFlags(args: readonly string[]): Flags {
         throw new UsageError(`Unknown flag ${name}`);
     }
   }
+  const remoteOnly = [
+    flags.runtimeAddresses.length > 0 && "--runtime-address",
+    flags.pinnedCAFile !== undefined && "--pinned-ca",
+    flags.unsafeNoPinnedCA && "--unsafe-no-pinned-ca",
+    flags.hostPSKFile !== undefined && "--host-psk-file",
+    flags.jwtFile !== undefined && "--jwt-file",
+  ].filter(Boolean);
+  if (flags.topology === "local") {
+    if (remoteOnly.length > 0) {
+      throw new UsageError(`${remoteOnly[0]} is for the remote topology, not --topology local`);
+    }
+    return flags;
+  }
+  const localOnly = [
+    flags.runtimePSKFile !== undefined && "--runtime-psk-file",
+    flags.hostId !== undefined && "--host-id",
+    flags.healthCheckDeadlineMs !== undefined && "--health-check-deadline",
+    args.some((a) => a.startsWith("--connection-string")) && "--connection-string",
+  ].filter(Boolean);
+  if (localOnly.length > 0) {
+    throw new UsageError(`${localOnly[0]} is for --topology local`);
+  }
   if (flags.runtimeAddresses.length === 0) {
     throw new UsageError("Give at least one --runtime-address");
   }
@@ -132,12 +193,41 @@ function parseFlags(args: readonly string[]): Flags {
   return flags;
 }
 
+function durationFlag(name: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new UsageError(`${name}: ${(err as Error).message}`);
+  }
+}
+
 function readSecretFile(path: string, what: string): string {
   try {
     return readFileSync(path, "utf8").trim();
   } catch (err) {
     throw new UsageError(`Cannot read ${what} ${path}: ${(err as Error).message}`);
   }
+}
+
+function localOptions(flags: Flags, env: NodeJS.ProcessEnv): LocalHostOptions {
+  const text = flags.runtimePSKFile !== undefined
+    ? readSecretFile(flags.runtimePSKFile, "runtime PSK file")
+    : env.FRANCIS_RUNTIME_PSKS;
+  const separator = flags.runtimePSKFile !== undefined ? /\r?\n/ : /,/;
+  const runtimePSKs = (text ?? "").split(separator).map((p) => p.trim()).filter((p) => p !== "");
+  if (runtimePSKs.length === 0) {
+    throw new UsageError(
+      "Give the runtime PSKs: --runtime-psk-file FILE (one a line) or $FRANCIS_RUNTIME_PSKS",
+    );
+  }
+  return {
+    address: flags.address,
+    runtimePSKs,
+    connectionString: flags.connectionString,
+    hostId: flags.hostId,
+    healthCheckDeadlineMs: flags.healthCheckDeadlineMs,
+    logger: createLogger({ level: flags.logLevel, json: flags.logJSON }),
+  };
 }
 
 function hostOptions(flags: Flags, env: NodeJS.ProcessEnv): RemoteHostOptions {
@@ -173,7 +263,7 @@ export async function main(args: readonly string[], env = process.env): Promise<
     process.stdout.write(USAGE + "\n");
     return 0;
   }
-  let host: RemoteHost | undefined;
+  let host: RemoteHost | LocalHost | undefined;
   // Signals are handled from the start: SIGTERM while still bootstrapping is a clean stop too.
   let signalled = false;
   const stopped = new Promise<void>((resolve) => {
@@ -187,9 +277,11 @@ export async function main(args: readonly string[], env = process.env): Promise<
   });
   try {
     const flags = parseFlags(args);
-    const options = hostOptions(flags, env);
+    const options = flags.topology === "local" ? localOptions(flags, env) : hostOptions(flags, env);
     const logger = options.logger!;
-    const app = new RemoteHost(options);
+    const app = flags.topology === "local"
+      ? new LocalHost(options as LocalHostOptions)
+      : new RemoteHost(options as RemoteHostOptions);
     host = app;
     app.registerActor(ECHO, echoActor);
     app.registerActor(

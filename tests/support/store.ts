@@ -88,7 +88,7 @@ export function host(hostId: string, over: Partial<HostRegistration> = {}): Host
   };
 }
 
-export type AlarmInput = Omit<AlarmRecord, "attempts" | "version">;
+export type AlarmInput = Omit<AlarmRecord, "attempts" | "version" | "firing">;
 
 /** An alarm input with distinct values in every field. */
 export function alarm(name: string, over: Partial<AlarmInput> = {}): AlarmInput {

@@ -78,7 +78,11 @@ export class HostCore {
       },
       logger,
     });
-    this.actors = new ActorRuntime({ service: this.service, logger });
+    this.actors = new ActorRuntime({
+      service: this.service,
+      logger,
+      admit: () => this.serving,
+    });
   }
 
   /** This host's ID; throws before the host has one. */

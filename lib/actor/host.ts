@@ -31,6 +31,11 @@ export interface ActorRuntimeOptions {
    * (default {@linkcode DEFAULT_MAX_QUEUED_PER_TYPE}).
    */
   maxQueuedPerType?: number;
+  /**
+   * Asked at the start of every turn: false refuses the turn with
+   * `ERR_NOT_OWNER` (the host may have lost its actors; see HostCore.serving).
+   */
+  admit?: () => boolean;
 }
 
 interface ActorTypeEntry {
@@ -100,6 +105,8 @@ export class ActorRuntime {
    * @param options the service for actor factories, a logger, the queue bound
    * @throws {RangeError} when `maxQueuedPerType` is not a non-negative integer
    */
+  readonly #admit: () => boolean;
+
   constructor(options: ActorRuntimeOptions) {
     const maxQueued = options.maxQueuedPerType ?? DEFAULT_MAX_QUEUED_PER_TYPE;
     if (!Number.isInteger(maxQueued) || maxQueued < 0) {
@@ -108,6 +115,7 @@ export class ActorRuntime {
     this.#service = options.service;
     this.#logger = options.logger ?? silentLogger;
     this.#maxQueuedPerType = maxQueued;
+    this.#admit = options.admit ?? (() => true);
   }
 
   /**
@@ -308,6 +316,14 @@ export class ActorRuntime {
         type.permits.run(async () => {
           type.waiting--;
           try {
+            // Checked when the turn starts, not when the call was queued: a host that
+            // lost its standing meanwhile must not run turns queued before that.
+            if (!this.#admit()) {
+              throw new FrancisError(
+                "ERR_NOT_OWNER",
+                `This host is not serving actors now; ${type.name}/${actorId} was not run`,
+              );
+            }
             const actor = this.#instanceOf(type, activation);
             if (typeof actor[handler] !== "function") {
               throw new FrancisError(

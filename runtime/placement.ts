@@ -19,12 +19,24 @@ export class Placement {
   readonly #store: Store;
   readonly #deadlineMs: number;
   readonly #now: () => number;
+  readonly #namespace: string;
 
-  /** Hosts older than `deadlineMs` since their last health check are not healthy. */
-  constructor(store: Store, deadlineMs: number, now: () => number = Date.now) {
+  /**
+   * Hosts older than `deadlineMs` since their last health check are not healthy.
+   * With a `namespace` (local topology), only hosts of that namespace are swept.
+   */
+  constructor(store: Store, deadlineMs: number, now: () => number = Date.now, namespace = "") {
     this.#store = store;
     this.#deadlineMs = deadlineMs;
     this.#now = now;
+    this.#namespace = namespace;
+  }
+
+  // A host's namespace shows in its actor types ("<namespace>/<type>"); each cluster
+  // judges the health of its own hosts only, by its own deadline.
+  #ours(host: HostRegistration): boolean {
+    return this.#namespace === "" ||
+      host.actorTypes.some((t) => t.startsWith(`${this.#namespace}/`));
   }
 
   /** True when `host` reported health within the deadline. */
@@ -76,7 +88,7 @@ export class Placement {
     const counts = await this.#store.placementCounts();
     if (counts.size === 0) return;
     for (const host of await this.#store.listHosts()) {
-      if (counts.has(host.hostId) && !this.healthy(host)) {
+      if (counts.has(host.hostId) && this.#ours(host) && !this.healthy(host)) {
         onRevoked(host.hostId, await this.#store.revokeHost(host.hostId));
       }
     }

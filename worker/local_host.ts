@@ -160,7 +160,7 @@ export class LocalHost {
     const store = this.#store = openStore(providerFromConnectionString(o.connectionString));
     // Hosts with other PSKs may share the store: their data lives in another namespace.
     this.#namespace = await store.clusterNamespace(this.#bundle.cas.map((ca) => ca.fingerprint));
-    const placement = new Placement(store, this.#deadline);
+    const placement = new Placement(store, this.#deadline, Date.now, this.#namespace);
     this.#coordinator = new StoreCoordinator(store, placement, this.#namespace);
     const { hostname, port, advertised } = await advertisedAddress(o.address ?? "127.0.0.1:0");
     this.#advertised = advertised;

@@ -166,6 +166,18 @@ export class LocalHost {
     this.#advertised = advertised;
     const identity = await this.#selfIssue();
     this.#core.adopt(this.#hostId, identity, this.#trust);
+    // Host IDs share one table: never take over a live host of another cluster.
+    const existing = await store.getHost(this.#hostId);
+    if (
+      existing && Date.now() - existing.lastSeenAt.getTime() <= this.#deadline &&
+      existing.actorTypes.some((t) => !t.startsWith(`${this.#namespace}/`))
+    ) {
+      await store.close();
+      throw new FrancisError(
+        "ERR_HOST_CONFIG",
+        `Host ID ${this.#hostId} is in use by a live host of another cluster in this store`,
+      );
+    }
     const sentAt = Date.now();
     await this.#register(new Date(sentAt));
     this.#lastHealthyAt = sentAt;

@@ -10,7 +10,7 @@
 //    it, trusting its cached placement, side by side with the new owner. A host
 //    now runs actors only while its last health report is recent enough.
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import process from "node:process";
@@ -151,26 +151,6 @@ async function settledCount(dbPath: string, actorId: string, quietMs: number): P
   return last ?? 0;
 }
 
-/**
- * The process ID of a worker, found by its control address on its command line
- * (Linux /proc): the support helpers do not expose it.
- */
-function pidOf(worker: WorkerProcess): number {
-  const needle = `\0--control-address\0${worker.controlAddress}\0`;
-  const pids = readdirSync("/proc").filter((e) => /^\d+$/.test(e)).filter((e) => {
-    try {
-      const cmdline = readFileSync(`/proc/${e}/cmdline`, "utf8");
-      return cmdline.includes("worker/main.ts") && cmdline.includes(needle);
-    } catch {
-      return false; // gone meanwhile
-    }
-  });
-  if (pids.length !== 1) {
-    throw new Error(`expected one worker process on ${worker.controlAddress}, found ${pids}`);
-  }
-  return Number(pids[0]);
-}
-
 describe("an alarm whose delivery the runtime gave up on", () => {
   // The runtime waits half the lease (1.5 s) for a delivery, then retries it
   // (after the counter's retry delay, 2 s). The health deadline is generous so
@@ -250,7 +230,7 @@ describe("a worker paused past the health deadline", () => {
     await sleep(5_300);
     expect(await get(b, id)).toEqual({ count: 1, hostId: hostB });
 
-    const pid = pidOf(b);
+    const pid = b.pid;
     process.kill(pid, "SIGSTOP");
     pausedPid = pid;
     await sleep(2_600);

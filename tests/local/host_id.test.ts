@@ -3,12 +3,7 @@
 // actors on that host would become unreachable).
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import {
-  CLUSTER_PSKS,
-  type LocalHostProcess,
-  OUTSIDER_PSKS,
-  startLocalHost,
-} from "../support/local.ts";
+import { type LocalHostProcess, OUTSIDER_PSKS, startLocalHost } from "../support/local.ts";
 import { SLOW } from "../support/cluster.ts";
 import { tempDir } from "../support/tmp.ts";
 import { runToExit } from "../support/worker_process.ts";

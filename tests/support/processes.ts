@@ -77,6 +77,8 @@ export interface Exit {
 
 /** A process running in the background, its stderr read as it comes. */
 export interface LoggedProcess {
+  /** The process ID. */
+  readonly pid: number;
   /** Every complete stderr line so far (and, once it has exited, a last unterminated one). */
   readonly lines: readonly string[];
   /** The whole stderr so far. */
@@ -201,6 +203,7 @@ export function spawnLogged(
   };
 
   return {
+    pid: child.pid!,
     lines,
     get stderr() {
       return all;

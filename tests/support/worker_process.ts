@@ -11,6 +11,8 @@ export type WorkerExit = Exit;
 
 /** A running `worker/main.ts`. */
 export interface WorkerProcess {
+  /** The process ID. */
+  readonly pid: number;
   /** `127.0.0.1:<port>` of the control server (plain HTTP). */
   readonly controlAddress: string;
   /** `127.0.0.1:<port>` of the peer server (mTLS). */
@@ -124,6 +126,7 @@ export async function startWorker(options: WorkerProcessOptions): Promise<Worker
   }
 
   return {
+    pid: w.pid,
     controlAddress,
     peerAddress,
     lines: w.lines,

@@ -85,7 +85,7 @@ describe("durability and failover", () => {
       // Within the health deadline plus a few seconds (poll, placement cache).
       expect(movedAfter).toBeLessThan(TIMING.healthCheckDeadlineMs + 4_000);
       // Until then the calls failed as unreachable (the dead host), never as a wrong answer.
-      for (const f of failures) expect(f).toMatch(/^500 ERR_UNREACHABLE$/);
+      for (const f of failures) expect(f).toMatch(/^503 ERR_UNREACHABLE$/);
       await cluster.runtime.waitForLine(
         new RegExp(`host missed its health deadline; its actors move hostId=${hostB}\\b`),
         1_000,

@@ -72,7 +72,7 @@ describe("a local host killed with SIGKILL", () => {
       // The deadline, plus up to one sweep (it runs with the alarm poll) and a margin.
       expect(movedAfter).toBeLessThan(LOCAL_DEADLINE_MS + LOCAL_ALARM_POLL_MS + 2_500);
       // Until then the calls failed as unreachable (the dead host), never as a wrong answer.
-      for (const f of failures) expect(f).toMatch(/^500 ERR_UNREACHABLE$/);
+      for (const f of failures) expect(f).toMatch(/^503 ERR_UNREACHABLE$/);
       expect(await call(survivor, id, "increment")).toEqual({ count: 4 });
       expect(storedLocalCount(dbPath, survivor.namespace, id)).toBe(4);
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { FrancisError } from "../errors.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { Semaphore } from "./semaphore.ts";
@@ -71,6 +72,14 @@ function actorFailed(err: unknown): FrancisError {
 function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   (timer as unknown as { unref?: () => void }).unref?.();
 }
+
+// Which actor's turn the current async call chain is running, if any.
+const insideTurn = new AsyncLocalStorage<{
+  runtime: ActorRuntime;
+  actorType: string;
+  actorId: string;
+  running: boolean;
+}>();
 
 /**
  * The actors active on one host. Each actor runs one turn at a time in FIFO
@@ -220,6 +229,7 @@ export class ActorRuntime {
    * @returns true when the actor was active here and is now deactivated
    */
   async deactivate(actorType: string, actorId: string): Promise<boolean> {
+    this.#refuseReentry(actorType, actorId, "halt");
     const type = this.#types.get(actorType);
     const activation = type?.activations.get(actorId);
     if (!type || !activation?.actor) return false;
@@ -294,6 +304,7 @@ export class ActorRuntime {
     }
     validateActorName("id", actorId);
     validateActorName(handler === "invoke" ? "method" : "alarm name", name);
+    this.#refuseReentry(actorType, actorId, handler);
     if (type.waiting >= this.#maxQueuedPerType) {
       const limit = this.#maxQueuedPerType;
       const what = `actor type ${JSON.stringify(type.name)}`;
@@ -334,7 +345,12 @@ export class ActorRuntime {
             // Whatever the actor throws, even a FrancisError from a nested call,
             // is its failure: the caller must not mistake it for a routing error.
             try {
-              return await call(actor);
+              const turn = { runtime: this, actorType: type.name, actorId, running: true };
+              try {
+                return await insideTurn.run(turn, () => call(actor));
+              } finally {
+                turn.running = false; // later work it started is not inside the turn
+              }
             } catch (err) {
               throw actorFailed(err);
             }
@@ -345,6 +361,21 @@ export class ActorRuntime {
       );
     } finally {
       this.#forgetIfUnused(type, activation);
+    }
+  }
+
+  // A turn that calls its own actor on this host would wait for itself forever:
+  // refuse it at once instead.
+  #refuseReentry(actorType: string, actorId: string, what: string): void {
+    const turn = insideTurn.getStore();
+    if (
+      turn?.running && turn.runtime === this && turn.actorType === actorType &&
+      turn.actorId === actorId
+    ) {
+      throw new FrancisError(
+        "ERR_ACTOR_REENTRANT",
+        `${actorType}/${actorId} cannot ${what} itself from inside its own turn (it would wait for itself)`,
+      );
     }
   }
 

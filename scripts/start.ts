@@ -5,11 +5,14 @@
 // certificate refused. Exits 0 when every step passed; cleans up its processes.
 import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import { join } from "node:path";
 import { genPSK } from "../runtime/main.ts";
 import { printCA, startRuntimeProcess } from "../tests/support/runtime_process.ts";
-import { startWorker, type WorkerProcess } from "../tests/support/worker_process.ts";
+import {
+  controlRequest,
+  startWorker,
+  type WorkerProcess,
+} from "../tests/support/worker_process.ts";
 import { BUN, ROOT } from "../tests/support/processes.ts";
 import { tempDir } from "../tests/support/tmp.ts";
 
@@ -27,25 +30,9 @@ function post(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: Json }> {
-  return new Promise((resolve, reject) => {
-    const [host, port] = w.controlAddress.split(":");
-    const req = http.request({
-      host,
-      port,
-      path,
-      method: "POST",
-      headers: { "content-type": "application/json" },
-    }, (res) => {
-      let text = "";
-      res.on("data", (d) => text += d);
-      res.on(
-        "end",
-        () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }),
-      );
-    });
-    req.on("error", reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
+  return controlRequest(w.controlAddress, "POST", path, body, 30_000) as Promise<
+    { status: number; body: Json }
+  >;
 }
 
 const dir = tempDir("francis-demo-");

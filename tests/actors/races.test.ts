@@ -11,7 +11,6 @@
 //    now runs actors only while its last health report is recent enough.
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import http from "node:http";
 import { join } from "node:path";
 import process from "node:process";
 import {
@@ -33,7 +32,7 @@ import {
 } from "../support/cluster.ts";
 import { printCA, type RuntimeProcess, startRuntimeProcess } from "../support/runtime_process.ts";
 import { tempDir } from "../support/tmp.ts";
-import { startWorker, type WorkerProcess } from "../support/worker_process.ts";
+import { controlRequest, startWorker, type WorkerProcess } from "../support/worker_process.ts";
 
 /** A runtime with `timing` and two workers, on a fresh SQLite file. */
 interface RaceCluster {
@@ -92,32 +91,13 @@ async function startRaceCluster(timing: {
  * at once, and this test needs all of them queued at the worker together.
  */
 function increment(worker: WorkerProcess, actorId: string): Promise<Answer<{ count: number }>> {
-  const [hostname, port] = worker.controlAddress.split(":");
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      hostname,
-      port: Number(port),
-      method: "POST",
-      path: `/invoke/counter/${actorId}/increment`,
-      headers: { "content-length": "0" },
-      agent: false,
-    }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => text += chunk);
-      res.on("error", reject);
-      res.on("end", () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-    req.on("error", reject);
-    req.setTimeout(20_000, () => req.destroy(new Error("no answer to an increment")));
-    req.end();
-  });
+  return controlRequest(
+    worker.controlAddress,
+    "POST",
+    `/invoke/counter/${actorId}/increment`,
+    undefined,
+    20_000,
+  ) as Promise<Answer<{ count: number }>>;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);

@@ -1,6 +1,7 @@
 // A real worker process (Bun, `worker/main.ts`) for end-to-end tests: start it
 // with flags and environment, wait until its control server answers, read its
 // log, stop it; or run it to its exit for the failure cases.
+import { Buffer } from "node:buffer";
 import http from "node:http";
 import type { HostStatus } from "../../worker/host.ts";
 import { type Exit, type LoggedProcess, spawnScript } from "./processes.ts";
@@ -53,25 +54,50 @@ function spawnWorker(flags: string[], env: Record<string, string> = {}): LoggedP
   return spawnScript("bun", "worker/main.ts", flags, { name: "worker", env });
 }
 
-/** One plain HTTP GET; resolves with status and parsed JSON body. */
-function getJson(address: string, path: string): Promise<{ status: number; body: unknown }> {
+/**
+ * One plain HTTP request to a control server on a connection of its own
+ * (node:http: Bun's fetch sends at most 256 requests at once); resolves with
+ * the status and the parsed JSON body (undefined when empty).
+ */
+export function controlRequest(
+  address: string,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+  timeoutMs = 2_000,
+): Promise<{ status: number; body: unknown }> {
   const [hostname, port] = address.split(":");
+  const payload = body === undefined ? "" : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = http.get({ hostname, port: Number(port), path, agent: false }, (res) => {
+    const req = http.request({
+      hostname,
+      port: Number(port),
+      method,
+      path,
+      agent: false,
+      headers: {
+        "content-length": String(Buffer.byteLength(payload)),
+        ...(payload ? { "content-type": "application/json" } : {}),
+      },
+    }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => text += c);
       res.on("error", reject);
       res.on("end", () => {
         try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text === "" ? undefined : JSON.parse(text),
+          });
         } catch (err) {
           reject(err);
         }
       });
     });
     req.on("error", reject);
-    req.setTimeout(2_000, () => req.destroy(new Error(`no answer to GET ${path}`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer to ${method} ${path}`)));
+    req.end(payload);
   });
 }
 
@@ -98,7 +124,7 @@ export async function startWorker(options: WorkerProcessOptions): Promise<Worker
   const w = spawnWorker(flags, options.env);
 
   const status = async (): Promise<HostStatus> => {
-    const r = await getJson(controlAddress, "/status");
+    const r = await controlRequest(controlAddress, "GET", "/status");
     if (r.status !== 200) {
       throw new Error(`/status answered ${r.status}: ${JSON.stringify(r.body)}`);
     }

@@ -54,22 +54,9 @@ export class HostCore {
   /** A host core whose coordination is `coordinator()`. */
   constructor(logger: Logger, coordinator: () => Coordinator) {
     this.logger = logger;
-    const forward = <K extends keyof Coordinator>(k: K) =>
-      ((...args: Parameters<Coordinator[K]>) =>
-        (coordinator()[k] as (...a: Parameters<Coordinator[K]>) => ReturnType<Coordinator[K]>)(
-          ...args,
-        )) as Coordinator[K];
     this.service = new ClusterService({
       selfId: () => this.hostId,
-      coordinator: {
-        resolve: forward("resolve"),
-        getState: forward("getState"),
-        setState: forward("setState"),
-        deleteState: forward("deleteState"),
-        setAlarm: forward("setAlarm"),
-        getAlarm: forward("getAlarm"),
-        deleteAlarm: forward("deleteAlarm"),
-      },
+      coordinator,
       local: () => this.actors,
       serving: () => this.serving,
       peers: () => {

@@ -252,6 +252,12 @@ export class RuntimeClient {
 
   /** The runtime as this host's coordinator: placement, state and alarms. */
   coordinator(): Coordinator {
+    return this.#coordinator ??= this.#makeCoordinator();
+  }
+
+  #coordinator?: Coordinator;
+
+  #makeCoordinator(): Coordinator {
     const post = async (path: string, body: unknown) =>
       (await this.#hostCall({ method: "POST", path, body })).body;
     return {

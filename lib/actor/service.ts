@@ -28,7 +28,8 @@ export const PLACEMENT_CACHE_MS = 5_000;
 export interface ClusterServiceOptions {
   /** This host's ID (its certificate's). */
   selfId: () => string;
-  coordinator: Coordinator;
+  /** Placement, state and alarms (asked each time: hosts set it up when they start). */
+  coordinator: () => Coordinator;
   /** The local activation table. */
   local: () => ActorRuntime;
   /** False while this host must not run actors (it cannot confirm its standing). */
@@ -69,7 +70,7 @@ export class ClusterService implements ActorService {
     const key = JSON.stringify([actorType, actorId]);
     const hit = this.#cache.get(key);
     if (!fresh && hit && hit.until > Date.now()) return hit.owner;
-    const owner = await this.#o.coordinator.resolve(actorType, actorId);
+    const owner = await this.#o.coordinator().resolve(actorType, actorId);
     if (this.#cache.size > 100_000) this.#cache.clear();
     this.#cache.set(key, {
       owner,
@@ -132,7 +133,7 @@ export class ClusterService implements ActorService {
 
   /** A state value of the actor, or undefined. */
   getState<T = unknown>(actorType: string, actorId: string, key: string): Promise<T | undefined> {
-    return this.#o.coordinator.getState(actorType, actorId, key) as Promise<T | undefined>;
+    return this.#o.coordinator().getState(actorType, actorId, key) as Promise<T | undefined>;
   }
 
   /** Stores a state value of the actor. */
@@ -144,12 +145,12 @@ export class ClusterService implements ActorService {
     options?: StateOptions,
   ): Promise<void> {
     if (value === undefined) throw new TypeError("State values must be JSON values, not undefined");
-    return this.#o.coordinator.setState(actorType, actorId, key, value, options);
+    return this.#o.coordinator().setState(actorType, actorId, key, value, options);
   }
 
   /** Deletes a state value of the actor. */
   deleteState(actorType: string, actorId: string, key: string): Promise<void> {
-    return this.#o.coordinator.deleteState(actorType, actorId, key);
+    return this.#o.coordinator().deleteState(actorType, actorId, key);
   }
 
   /** Creates or replaces an alarm of the actor. */
@@ -159,7 +160,7 @@ export class ClusterService implements ActorService {
     const dueTime = spec.dueTime instanceof Date ? spec.dueTime : new Date(now + spec.dueTime);
     if (Number.isNaN(dueTime.getTime())) throw new RangeError("Alarm dueTime is not a valid time");
     const typeOptions = this.#o.local().typeOptions(actorType) ?? resolveActorTypeOptions();
-    return this.#o.coordinator.setAlarm(actorType, actorId, name, {
+    return this.#o.coordinator().setAlarm(actorType, actorId, name, {
       dueTime,
       intervalMs: spec.interval,
       expiresAt: spec.ttl === undefined ? undefined : new Date(now + spec.ttl),
@@ -171,12 +172,12 @@ export class ClusterService implements ActorService {
 
   /** An alarm of the actor, or undefined. */
   getAlarm(actorType: string, actorId: string, name: string): Promise<AlarmInfo | undefined> {
-    return this.#o.coordinator.getAlarm(actorType, actorId, name);
+    return this.#o.coordinator().getAlarm(actorType, actorId, name);
   }
 
   /** Deletes an alarm of the actor. */
   deleteAlarm(actorType: string, actorId: string, name: string): Promise<void> {
-    return this.#o.coordinator.deleteAlarm(actorType, actorId, name);
+    return this.#o.coordinator().deleteAlarm(actorType, actorId, name);
   }
 
   /** Deactivates the actor where it runs (its state stays). */

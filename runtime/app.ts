@@ -264,7 +264,7 @@ export function createRuntimeApp(deps: RuntimeAppDeps): Hono<Env> {
       await readJsonBody(c.req.raw, MAX_RUNTIME_BODY_BYTES, true),
       "health check",
     );
-    if (!await deps.store.touchHost(c.get("hostId"), now(), actorTypes)) await registered(c);
+    await deps.store.touchHost(c.get("hostId"), now(), actorTypes);
     const host = await registered(c);
     return c.json({
       healthCheckDeadlineMs: deps.config.healthCheckDeadline,

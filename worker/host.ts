@@ -66,7 +66,6 @@ export class RemoteHost {
   #grant?: Grant;
   #credential?: BootstrapCredential;
   #advertised?: string;
-  #lastHealthyAt = 0;
   #generation?: number;
 
   /**
@@ -262,8 +261,7 @@ export class RemoteHost {
 
   #adopt(grant: Grant): void {
     this.#grant = grant;
-    this.#lastHealthyAt = Date.now();
-    this.#core.confirmStanding(this.#lastHealthyAt - 1_000, grant.healthCheckDeadlineMs);
+    this.#core.confirmStanding(Date.now() - 1_000, grant.healthCheckDeadlineMs);
     this.#runtime.useIdentity(grant.identity, grant.trust);
     this.#core.adopt(grant.hostId, grant.identity, grant.trust);
   }
@@ -314,13 +312,10 @@ export class RemoteHost {
           await this.#core.fence("the runtime moved this host's actors");
         }
         this.#generation = beat.generation;
-        this.#lastHealthyAt = Date.now();
         this.#core.confirmStanding(sentAt, beat.healthCheckDeadlineMs);
         this.#core.unfence();
       } catch (err) {
-        if (Date.now() - this.#lastHealthyAt > this.#requireGrant().healthCheckDeadlineMs) {
-          await this.#core.fence("health reports failed for a whole deadline");
-        }
+        await this.#core.healthFailed();
         if (refusesHost(err)) {
           await this.#rebootstrap((err as FrancisError).code);
         } else {

@@ -48,6 +48,8 @@ export class HostCore {
   #peers?: MtlsClient;
   #fenced = false;
   #standingUntil = 0;
+  #lastConfirmed = 0;
+  #deadlineMs = 0;
   #stopped = false;
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
@@ -116,7 +118,16 @@ export class HostCore {
   // deadline: it gives its actors up before anyone else can be handed them.
   /** Records a successful health report sent at `sentAt`, under `deadlineMs`. */
   confirmStanding(sentAt: number, deadlineMs: number): void {
-    this.#standingUntil = Math.max(this.#standingUntil, sentAt + deadlineMs * 0.75);
+    this.#lastConfirmed = Math.max(this.#lastConfirmed, sentAt);
+    this.#deadlineMs = deadlineMs;
+    this.#standingUntil = this.#lastConfirmed + deadlineMs * 0.75;
+  }
+
+  /** Records a failed health report: a whole deadline without one fences the host. */
+  async healthFailed(): Promise<void> {
+    if (Date.now() - this.#lastConfirmed > this.#deadlineMs) {
+      await this.fence("health reports failed for a whole deadline");
+    }
   }
 
   /** True while this host may run actors: not fenced, and its standing confirmed recently. */

@@ -61,7 +61,6 @@ export class LocalHost {
   #advertised = "";
   #notAfter?: Date;
   #generation = 0;
-  #lastHealthyAt = 0;
 
   /**
    * Checks the options; nothing starts until {@linkcode LocalHost.start}.
@@ -180,7 +179,6 @@ export class LocalHost {
     }
     const sentAt = Date.now();
     await this.#register(new Date(sentAt));
-    this.#lastHealthyAt = sentAt;
     this.#core.confirmStanding(sentAt, this.#deadline);
     // Alarms are delivered by whichever host leases them, host to host over mTLS.
     await this.#core.servePeers(hostname, port, identity, this.#trust, ["host"]);
@@ -235,14 +233,11 @@ export class LocalHost {
           this.#generation = generation;
           await this.#core.fence("another host took this host's actors");
         }
-        this.#lastHealthyAt = sentAt;
         this.#core.confirmStanding(sentAt, this.#deadline);
         this.#core.unfence();
       } catch (err) {
         this.#logger.warn("health record failed", { error: String(err) });
-        if (Date.now() - this.#lastHealthyAt > this.#deadline) {
-          await this.#core.fence("the store was unreachable for a whole deadline");
-        }
+        await this.#core.healthFailed();
       } finally {
         this.#scheduleHealth(Math.max(100, Math.floor(this.#deadline / 3)));
       }

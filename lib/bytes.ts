@@ -60,7 +60,7 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** A copy of `bytes` in a fresh, exactly sized `ArrayBuffer` (what pkijs and Web Crypto want). */
+/** A copy of `bytes` in a fresh, exactly sized `ArrayBuffer` (what Web Crypto wants). */
 export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer;
 }

@@ -142,14 +142,6 @@ export const HostRecord = v.object({
   caBundle: v.optional(pem),
 });
 
-/** The worker control server's `GET /status`. */
-export const WorkerStatus = v.object({
-  hostId: v.string(),
-  spiffeId: v.string(),
-  certNotAfter: isoDate,
-  runtime: v.string(),
-});
-
 const actorName = v.pipe(
   v.string(),
   v.regex(ACTOR_NAME_PATTERN, "must be 1 to 128 characters of A-Z a-z 0-9 . _ : -"),
@@ -212,8 +204,6 @@ export const PeerInvokeRequest = v.strictObject({
   method: actorName,
   data: v.optional(json),
 });
-/** The actor's result. */
-export const PeerInvokeResponse = v.object({ result: v.optional(json) });
 /**
  * `POST /v1/peer/alarm`, coordinator to host. `deliveryId` names one firing: a
  * retried delivery of a firing that already ran (its first delivery timed out

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import type { ActorKey, AlarmRecord, HostRegistration, Store } from "./types.ts";
+import {
+  type ActorKey,
+  type AlarmRecord,
+  type HostRegistration,
+  newNamespace,
+  type Store,
+} from "./types.ts";
 
 const k = (key: ActorKey) => JSON.stringify([key.actorType, key.actorId]);
 const sk = (key: ActorKey, name: string) => JSON.stringify([key.actorType, key.actorId, name]);
@@ -217,13 +223,4 @@ export class MemoryStore implements Store {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/** A fresh namespace ID: 8 random bytes, hex. */
-export function newNamespace(): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(8)),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
 }

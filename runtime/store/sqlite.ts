@@ -5,8 +5,13 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { newNamespace } from "./memory.ts";
-import type { ActorKey, AlarmRecord, HostRegistration, Store } from "./types.ts";
+import {
+  type ActorKey,
+  type AlarmRecord,
+  type HostRegistration,
+  newNamespace,
+  type Store,
+} from "./types.ts";
 
 const SCHEMA = `
 PRAGMA busy_timeout = 5000;

@@ -5,6 +5,12 @@
  *
  * @module
  */
+import { toHex } from "../../lib/bytes.ts";
+
+/** A fresh cluster namespace ID (see `Store.clusterNamespace`): 8 random bytes, hex. */
+export function newNamespace(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(8)));
+}
 
 /** A registered host. */
 export interface HostRegistration {
